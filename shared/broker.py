@@ -1,0 +1,231 @@
+"""RabbitMQ plumbing: topology, confirmed publishing, explicit-ack consuming, and RPC.
+
+Topology (durable, declared idempotently by whoever uses it):
+
+- ``files.events`` (topic): ``object.created`` / ``object.removed`` normalized events.
+- ``files.dlx`` (direct): the dead-letter exchange; each work queue ``q`` dead-letters with
+  routing key ``q`` into ``q.dead``.
+- work queues are quorum queues with a delivery limit, so a message that keeps failing is
+  dead-lettered instead of looping forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from shared.errors import ResizeTimeout
+from shared.events import ObjectEvent
+from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
+
+EVENTS_EXCHANGE = "files.events"
+DEAD_LETTER_EXCHANGE = "files.dlx"
+CLEANUP_QUEUE = "cleanup"
+RESIZE_QUEUE = "resize.requests"
+DELIVERY_LIMIT = 5
+
+log = get_logger(__name__)
+
+
+async def connect(url: str, *, name: str) -> AbstractRobustConnection:
+    return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+
+
+async def declare_events_exchange(channel: AbstractChannel) -> AbstractExchange:
+    return await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+async def declare_work_queue(
+    channel: AbstractChannel,
+    name: str,
+    *,
+    bind_to: AbstractExchange | None = None,
+    routing_keys: Iterable[str] = (),
+) -> AbstractQueue:
+    """A quorum queue with a delivery limit and its dead-letter route ``files.dlx`` -> ``name.dead``."""
+    dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
+    dead = await channel.declare_queue(f"{name}.dead", durable=True, arguments={"x-queue-type": "quorum"})
+    await dead.bind(dlx, routing_key=name)
+    queue = await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": name,
+        },
+    )
+    if bind_to is not None:
+        for key in routing_keys:
+            await queue.bind(bind_to, routing_key=key)
+    return queue
+
+
+class EventPublisher:
+    """Publishes normalized events on ``files.events`` with publisher confirms."""
+
+    def __init__(self, exchange: AbstractExchange) -> None:
+        self._exchange = exchange
+
+    @classmethod
+    async def declare(cls, connection: AbstractRobustConnection) -> EventPublisher:
+        channel = await connection.channel(publisher_confirms=True)
+        return cls(await declare_events_exchange(channel))
+
+    async def publish(self, event: ObjectEvent, *, correlation_id: str | None = None) -> None:
+        message = aio_pika.Message(
+            body=event.to_json(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=event.message_id,
+            type=event.type,
+            headers={CORRELATION_HEADER: correlation_id or uuid.uuid4().hex},
+        )
+        # With confirms on, this returns once the broker has taken the message (or raises).
+        await self._exchange.publish(message, routing_key=event.routing_key, mandatory=False)
+
+
+class Outcome(enum.Enum):
+    """What a handler decided: the consumer turns it into ack, reject or nack."""
+
+    ACK = "ack"  # done (or nothing to do)
+    DEAD_LETTER = "dead_letter"  # permanent failure: reject without requeue -> q.dead
+    RETRY = "retry"  # transient failure: requeue; the delivery limit bounds the retries
+
+
+Handler = Callable[[AbstractIncomingMessage], Awaitable[Outcome]]
+
+
+class Consumer:
+    """Consumes one queue with explicit acks and tracks in-flight messages for a clean stop."""
+
+    def __init__(self, queue: AbstractQueue, handler: Handler, *, name: str) -> None:
+        self._queue = queue
+        self._handler = handler
+        self._name = name
+        self._tag: str | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._tag = await self._queue.consume(self._on_message, no_ack=False)
+        log.info("consuming", queue=self._queue.name)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await self._process(message)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        headers = message.headers or {}
+        raw_id = headers.get(CORRELATION_HEADER) or message.correlation_id
+        bind_correlation_id(str(raw_id) if raw_id else None)
+        try:
+            try:
+                outcome = await self._handler(message)
+            except Exception:
+                log.exception("handler failed; will retry", queue=self._queue.name)
+                outcome = Outcome.RETRY
+            if outcome is Outcome.ACK:
+                await message.ack()
+            elif outcome is Outcome.DEAD_LETTER:
+                log.warning("dead-lettering message", queue=self._queue.name, message_id=message.message_id)
+                await message.reject(requeue=False)
+            else:
+                await message.nack(requeue=True)
+        finally:
+            clear_context()
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking messages, then wait for the ones in flight to finish and be acked."""
+        if self._tag is not None:
+            await self._queue.cancel(self._tag)
+            self._tag = None
+        if self._in_flight:
+            log.info("waiting for in-flight messages", count=len(self._in_flight))
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
+
+
+class RpcClient:
+    """Request/reply over the default exchange: ``reply_to`` an exclusive queue + ``correlation_id``."""
+
+    def __init__(self, channel: AbstractChannel, reply_queue: AbstractQueue) -> None:
+        self._channel = channel
+        self._reply_queue = reply_queue
+        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._tag: str | None = None
+
+    @classmethod
+    async def create(cls, connection: AbstractRobustConnection) -> RpcClient:
+        channel = await connection.channel(publisher_confirms=True)
+        reply_queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        client = cls(channel, reply_queue)
+        client._tag = await reply_queue.consume(client._on_reply, no_ack=True)
+        return client
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(message.body)
+
+    async def call(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        timeout: float,
+        correlation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> bytes:
+        call_id = uuid.uuid4().hex
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        try:
+            await self._channel.default_exchange.publish(
+                aio_pika.Message(
+                    body=body,
+                    content_type="application/json",
+                    correlation_id=call_id,
+                    reply_to=self._reply_queue.name,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    headers={CORRELATION_HEADER: correlation_id or call_id, **(headers or {})},
+                ),
+                routing_key=routing_key,
+            )
+            return await asyncio.wait_for(future, timeout=timeout)
+        except TimeoutError as exc:
+            raise ResizeTimeout() from exc
+        finally:
+            self._pending.pop(call_id, None)
+
+
+async def reply(channel: AbstractChannel, request: AbstractIncomingMessage, body: bytes) -> None:
+    """Answer an RPC request on its ``reply_to`` queue (no-op when nobody asked for a reply)."""
+    if not request.reply_to:
+        return
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            body=body,
+            content_type="application/json",
+            correlation_id=request.correlation_id,
+            headers=dict(request.headers or {}),
+        ),
+        routing_key=request.reply_to,
+    )

@@ -1,0 +1,266 @@
+"""The object store: one boto3 client, wrapped for asyncio.
+
+boto3 is synchronous; every call runs in a worker thread so the event loop (and AMQP heartbeats)
+keep going. All S3 access of the project goes through ``ObjectStore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.client import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.errors import NotFound, SourceTooLarge, Unavailable
+from shared.settings import CommonSettings
+
+CHUNK_SIZE = 64 * 1024
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class ObjectStream:
+    info: ObjectInfo
+    chunks: AsyncIterator[bytes]
+    content_range: str | None = None
+    length: int = 0
+
+
+def make_client(settings: CommonSettings, *, public: bool = False) -> Any:
+    endpoint = settings.s3_endpoint_url
+    if public and settings.s3_public_endpoint_url:
+        endpoint = settings.s3_public_endpoint_url
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint or None,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key.get_secret_value(),
+        aws_secret_access_key=settings.s3_secret_key.get_secret_value(),
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            max_pool_connections=settings.s3_max_pool_connections,
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+        ),
+    )
+
+
+def is_missing(exc: ClientError) -> bool:
+    return str(exc.response.get("Error", {}).get("Code", "")) in _MISSING
+
+
+class ObjectStore:
+    """Async access to one bucket."""
+
+    def __init__(self, client: Any, bucket: str, *, presign_client: Any | None = None) -> None:
+        self._client = client
+        self._presign = presign_client or client
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> ObjectStore:
+        presign = make_client(settings, public=True) if settings.s3_public_endpoint_url else None
+        return cls(make_client(settings), settings.s3_bucket, presign_client=presign)
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(getattr(self._client, method), Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            if is_missing(exc):
+                raise NotFound(f"{kwargs.get('Key', self.bucket)} was not found.") from exc
+            raise
+        except BotoCoreError as exc:
+            raise Unavailable("The object store did not answer.") from exc
+
+    async def ping(self) -> None:
+        """Raise unless the bucket answers."""
+        await self._call("head_bucket")
+
+    async def ensure_bucket(self) -> None:
+        try:
+            await self.ping()
+        except NotFound:
+            try:
+                await self._call("create_bucket")
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    raise
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        try:
+            resp = await self._call("head_object", Key=key)
+        except NotFound:
+            return None
+        return _info(key, resp)
+
+    async def get_bytes(self, key: str, *, max_bytes: int | None = None) -> tuple[ObjectInfo, bytes]:
+        """Read a whole object; refuses (SourceTooLarge) one bigger than ``max_bytes``."""
+        resp = await self._call("get_object", Key=key)
+        info = _info(key, resp)
+        body = resp["Body"]
+        try:
+            if max_bytes is not None and info.size > max_bytes:
+                raise SourceTooLarge(f"The file is {info.size} bytes; at most {max_bytes} are resized.")
+            data: bytes = await asyncio.to_thread(body.read)
+        finally:
+            body.close()
+        return info, data
+
+    async def get_head_bytes(self, key: str, length: int) -> bytes:
+        resp = await self._call("get_object", Key=key, Range=f"bytes=0-{length - 1}")
+        body = resp["Body"]
+        try:
+            data: bytes = await asyncio.to_thread(body.read)
+        finally:
+            body.close()
+        return data
+
+    async def open_stream(self, key: str, *, byte_range: str | None = None) -> ObjectStream:
+        """Open an object for streaming; the caller must exhaust or close ``chunks``."""
+        kwargs: dict[str, Any] = {"Key": key}
+        if byte_range:
+            kwargs["Range"] = byte_range
+        resp = await self._call("get_object", **kwargs)
+        info = _info(key, resp)
+        return ObjectStream(
+            info=info,
+            chunks=_iterate(resp["Body"]),
+            content_range=resp.get("ContentRange"),
+            length=int(resp.get("ContentLength", info.size)),
+        )
+
+    async def put_bytes(
+        self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None
+    ) -> str:
+        kwargs: dict[str, Any] = {"Key": key, "Body": data, "ContentType": content_type}
+        if cache_control:
+            kwargs["CacheControl"] = cache_control
+        resp = await self._call("put_object", **kwargs)
+        return str(resp.get("ETag", "")).strip('"')
+
+    async def delete(self, key: str) -> None:
+        await self._call("delete_object", Key=key)
+
+    async def list_keys(self, prefix: str, *, limit: int | None = None) -> list[ObjectInfo]:
+        """Every object under ``prefix`` (paginated), at most ``limit`` of them."""
+        out: list[ObjectInfo] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Prefix": prefix, "MaxKeys": 1000}
+            if token:
+                kwargs["ContinuationToken"] = token
+            resp = await self._call("list_objects_v2", **kwargs)
+            for item in resp.get("Contents", []):
+                out.append(
+                    ObjectInfo(
+                        key=item["Key"],
+                        size=int(item.get("Size", 0)),
+                        etag=str(item.get("ETag", "")).strip('"'),
+                        content_type="",
+                        last_modified=item["LastModified"],
+                    )
+                )
+                if limit is not None and len(out) >= limit:
+                    return out
+            if not resp.get("IsTruncated"):
+                return out
+            token = resp.get("NextContinuationToken")
+
+    async def list_prefixes(self, prefix: str) -> list[str]:
+        """The common prefixes one level below ``prefix`` (``prefix/x/``)."""
+        out: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Prefix": prefix, "Delimiter": "/", "MaxKeys": 1000}
+            if token:
+                kwargs["ContinuationToken"] = token
+            resp = await self._call("list_objects_v2", **kwargs)
+            out.extend(p["Prefix"] for p in resp.get("CommonPrefixes", []))
+            if not resp.get("IsTruncated"):
+                return out
+            token = resp.get("NextContinuationToken")
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` in batches of 1000; returns how many."""
+        deleted = 0
+        while True:
+            batch = await self.list_keys(prefix, limit=1000)
+            if not batch:
+                return deleted
+            resp = await self._call(
+                "delete_objects",
+                Delete={"Objects": [{"Key": o.key} for o in batch], "Quiet": True},
+            )
+            errors = resp.get("Errors", [])
+            if errors:
+                raise Unavailable(f"could not delete {len(errors)} objects under {prefix}")
+            deleted += len(batch)
+            if len(batch) < 1000:
+                return deleted
+
+    def presigned_post(
+        self, key: str, *, content_type: str, max_size: int, expires_in: int
+    ) -> dict[str, Any]:
+        """A POST policy pinning the key, the content type and ``content-length-range`` [1, max]."""
+        result: dict[str, Any] = self._presign.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", 1, max_size],
+            ],
+            ExpiresIn=expires_in,
+        )
+        return result
+
+    def presigned_get(self, key: str, *, expires_in: int) -> str:
+        url: str = self._presign.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+        return url
+
+
+def _info(key: str, resp: dict[str, Any]) -> ObjectInfo:
+    size = resp.get("ContentLength", 0)
+    content_range = resp.get("ContentRange")
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            size = int(total)
+    return ObjectInfo(
+        key=key,
+        size=int(size),
+        etag=str(resp.get("ETag", "")).strip('"'),
+        content_type=str(resp.get("ContentType") or "application/octet-stream"),
+        last_modified=resp["LastModified"],
+    )
+
+
+async def _iterate(body: Any) -> AsyncIterator[bytes]:
+    chunks: Iterator[bytes] = body.iter_chunks(CHUNK_SIZE)
+    try:
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, b"")
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        body.close()
