@@ -18,7 +18,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy shared services devstack tests
+	$(VENV)/bin/mypy shared services devstack tests bench
 
 unit: install
 	$(PY) -m pytest -q tests/unit
@@ -31,3 +31,7 @@ e2e: install
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench
+bench: install
+	$(PY) -m bench.width_latency

@@ -1,0 +1,98 @@
+"""First (uncached) and second (cached) ``?width=`` latency on 12-megapixel JPEGs, end to end.
+
+Starts the five services as processes against a private SeaweedFS and a fresh vhost (as the
+end-to-end tests do), uploads ROUNDS distinct 4000x3000 JPEGs through pre-signed POSTs, then for
+each one times a first request (a resize through RabbitMQ) and a second one (served from S3).
+
+    .venv/bin/python -m bench.width_latency [--rounds 7] [--width 750]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from devstack.seaweed import s3_client
+from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
+from tests.support.images import jpeg_bytes
+from tests.support.infra import provide_infra
+from tests.support.ports import free_ports
+from tests.support.tokens import token
+
+PAYLOAD = """query($d: PreSignedPostPayloadInput!) { fileManager { getPreSignedPostPayload(data: $d) {
+  data { data file { key } } error { code message } } } }"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--width", type=int, default=750)
+    args = parser.parse_args()
+    with provide_infra() as infra, tempfile.TemporaryDirectory() as tmp:
+        vhost = f"files-bench-{uuid.uuid4().hex[:8]}"
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        infra.add_vhost(vhost)
+        s3_client(infra.s3_endpoint_url).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+        ports = StackPorts(*free_ports(5))
+        env = stack_env(
+            amqp_url=infra.amqp_url(vhost),
+            s3_endpoint_url=infra.s3_endpoint_url,
+            bucket=bucket,
+            filer_address=infra.filer_address,
+            ports=ports,
+            data_dir=Path(tmp),
+            access_key=infra.access_key,
+            secret_key=infra.secret_key,
+        )
+        services = [ServiceProcess(n, ports.of(n), env, log_path=Path(tmp) / f"{n}.log") for n in SERVICE_NAMES]
+        for svc in services:
+            svc.start()
+        try:
+            wait_ready(services, timeout=90)
+            run(ports, args.rounds, args.width)
+        finally:
+            for svc in services:
+                svc.stop()
+            infra.delete_vhost(vhost)
+
+
+def run(ports: StackPorts, rounds: int, width: int) -> None:
+    tok = token()
+    gql = f"http://127.0.0.1:{ports.gateway}/graphql"
+    keys = []
+    for i in range(rounds):
+        data = jpeg_bytes(4000, 3000, seed=100 + i)
+        resp = httpx.post(
+            gql,
+            json={"query": PAYLOAD, "variables": {"d": {"name": f"p{i}.jpg", "type": "image/jpeg", "size": len(data)}}},
+            headers={"Authorization": f"Bearer {tok}"},
+        ).json()["data"]["fileManager"]["getPreSignedPostPayload"]["data"]
+        form = resp["data"]
+        up = httpx.post(form["url"], data=form["fields"], files={"file": ("p.jpg", data)}, timeout=60)
+        assert up.status_code == 204, up.text
+        keys.append(resp["file"]["key"])
+    first, second = [], []
+    with httpx.Client(timeout=60) as client:
+        client.get(f"http://127.0.0.1:{ports.download}/healthz")
+        for key in keys:
+            url = f"http://127.0.0.1:{ports.download}/files/{key}"
+            for bucket_ in (first, second):
+                started = time.perf_counter()
+                resp = client.get(url, params={"width": width})
+                bucket_.append((time.perf_counter() - started) * 1000)
+                assert resp.status_code == 200, resp.text
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    print(f"12 MP JPEG (4000x3000) -> width {width}, {rounds} distinct originals")
+    print(f"first (uncached) request: median {statistics.median(first):.0f} ms  (all: {[round(x) for x in first]})")
+    print(f"second (cached) request:  median {statistics.median(second):.1f} ms  (all: {[round(x, 1) for x in second]})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Flows A to D of the design through the five running services, as a client sees them."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from tests.e2e.conftest import PRESIGN_EXPIRES, Stack
+from tests.support.images import huge_png_header, jpeg_bytes, png_bytes
+from tests.support.tokens import token
+
+PAYLOAD = """
+query Payload($data: PreSignedPostPayloadInput!) {
+  fileManager {
+    getPreSignedPostPayload(data: $data) {
+      data { data file { id key name size type __typename } __typename }
+      error { code message data __typename }
+      __typename
+    }
+  }
+}
+"""
+GET_FILE = """
+query GetFile($id: ID!) {
+  fileManager { getFile(id: $id) { data { id key name size type src } error { code message } } }
+}
+"""
+DELETE_FILE = """
+mutation DeleteFile($id: ID!) {
+  fileManager { deleteFile(id: $id) { data error { code message } } }
+}
+"""
+ALL = token("files:*")
+
+
+def payload(stack: Stack, name: str, type_: str, size: int, *, tok: str = ALL) -> dict[str, Any]:
+    resp = stack.graphql(PAYLOAD, {"data": {"name": name, "type": type_, "size": size}}, token=tok)
+    assert resp.status_code == 200, resp.text
+    result: dict[str, Any] = resp.json()["data"]["fileManager"]["getPreSignedPostPayload"]
+    return result
+
+
+def post_form(form: dict[str, Any], content: bytes, filename: str = "upload.bin") -> httpx.Response:
+    """POST the pre-signed form as Webiny's app does: every field in order, then ``file`` last."""
+    fields = list(form["fields"].items())
+    return httpx.post(form["url"], data=dict(fields), files={"file": (filename, content)}, timeout=30)
+
+
+def upload(stack: Stack, name: str, type_: str, content: bytes) -> dict[str, Any]:
+    result = payload(stack, name, type_, len(content))
+    assert result["error"] is None, result
+    resp = post_form(result["data"]["data"], content, name)
+    assert resp.status_code == 204, resp.text
+    file: dict[str, Any] = result["data"]["file"]
+    return file
+
+
+def download(stack: Stack, key: str, **params: Any) -> httpx.Response:
+    return httpx.get(f"{stack.download_url}/files/{key}", params=params, timeout=60)
+
+
+def resize_rpcs(stack: Stack) -> float:
+    """Resize RPCs the download service has sent so far, read from its Prometheus metrics."""
+    text = httpx.get(f"{stack.download_url}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("download_resize_rpcs_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_jpeg_upload_download_resize_delete(stack: Stack) -> None:
+    original = jpeg_bytes(1600, 1200, seed=7)
+    file = upload(stack, "holiday photo.jpg", "image/jpeg", original)
+    key = file["key"]
+    assert key == f"{file['id']}/holiday photo.jpg" and file["size"] == len(original)
+
+    # B: exact bytes and headers
+    resp = download(stack, key)
+    assert resp.status_code == 200
+    assert resp.content == original
+    assert resp.headers["content-type"] == "image/jpeg"
+    assert int(resp.headers["content-length"]) == len(original)
+    assert resp.headers["etag"].strip('"')
+
+    # getFile answers for the uploaded file
+    got = stack.graphql(GET_FILE, {"id": file["id"]}, token=ALL).json()["data"]["fileManager"]["getFile"]
+    assert got["error"] is None and got["data"]["key"] == key and got["data"]["size"] == len(original)
+    assert got["data"]["src"].endswith("/files/" + key.replace(" ", "%20"))
+
+    # C: 282 snaps to 300, made by a worker, stored under variants/{id}/
+    before = resize_rpcs(stack)
+    resp = download(stack, key, width=282)
+    assert resp.status_code == 200, resp.text
+    img = Image.open(io.BytesIO(resp.content))
+    assert img.format == "JPEG" and img.size == (300, 225)
+    variants = stack.keys(f"variants/{file['id']}/")
+    assert len(variants) == 1 and variants[0].endswith("/w300.jpg")
+    assert resize_rpcs(stack) == before + 1
+
+    # the second request is served from S3 without a new resize
+    again = download(stack, key, width=300)
+    assert again.status_code == 200 and again.content == resp.content
+    assert resize_rpcs(stack) == before + 1
+
+    assert download(stack, key, width="abc").status_code == 400
+
+    # D: delete the original; the event chain removes every variant
+    download(stack, key, width=1000)
+    assert len(stack.keys(f"variants/{file['id']}/")) == 2
+    deleted = stack.graphql(DELETE_FILE, {"id": file["id"]}, token=ALL).json()
+    assert deleted["data"]["fileManager"]["deleteFile"] == {"data": True, "error": None}
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and stack.keys(f"variants/{file['id']}/"):
+        time.sleep(0.2)
+    assert stack.keys(file["id"] + "/") == []
+    assert stack.keys(f"variants/{file['id']}/") == [], stack.logs()
+    gone = download(stack, key)
+    assert gone.status_code == 404 and gone.headers["cache-control"] == "no-store"
+    assert download(stack, key, width=300).status_code == 404
+
+
+def test_png_keeps_alpha(stack: Stack) -> None:
+    original = png_bytes(900, 600)
+    file = upload(stack, "logo.png", "image/png", original)
+    resp = download(stack, file["key"], width=282)
+    assert resp.status_code == 200, resp.text
+    img = Image.open(io.BytesIO(resp.content))
+    assert img.format == "PNG" and img.size == (300, 200) and img.mode == "RGBA"
+    assert resp.headers["content-type"] == "image/png"
+
+
+def test_never_upscale(stack: Stack) -> None:
+    file = upload(stack, "small.jpg", "image/jpeg", jpeg_bytes(120, 80))
+    resp = download(stack, file["key"], width=2500)
+    assert resp.status_code == 200
+    assert Image.open(io.BytesIO(resp.content)).size == (120, 80)
+
+
+def test_object_store_refuses_what_the_policy_does_not_allow(stack: Stack) -> None:
+    content = jpeg_bytes(64, 64)
+    form = payload(stack, "a.jpg", "image/jpeg", len(content))["data"]["data"]
+    assert post_form(form, content + b"extra").status_code in (400, 403)  # bigger than declared
+    retyped = {**form, "fields": {**form["fields"], "Content-Type": "text/html"}}
+    assert post_form(retyped, content).status_code == 403  # another type
+    expired = payload(stack, "b.jpg", "image/jpeg", len(content))["data"]["data"]
+    time.sleep(PRESIGN_EXPIRES + 1.5)
+    assert post_form(expired, content).status_code == 403  # expired policy
+    assert stack.keys() == [k for k in stack.keys() if not k.endswith(("/a.jpg", "/b.jpg"))]
+
+
+def test_auth(stack: Stack) -> None:
+    query = '{ fileManager { getSettings { data { uploadMaxFileSize } error { code } } } }'
+    assert stack.graphql(query, token=None).status_code == 401
+    assert stack.graphql(query, token=token(secret="not-the-secret")).status_code == 401
+    assert stack.graphql(query, token=token(ttl=-10)).status_code == 401
+
+    reader = token("files:read")
+    denied = payload(stack, "x.jpg", "image/jpeg", 10, tok=reader)
+    assert denied["data"] is None and denied["error"]["code"] == "FORBIDDEN"
+
+    file = upload(stack, "keep.txt", "text/plain", b"hello")
+    writer = token("files:read files:write")
+    resp = stack.graphql(DELETE_FILE, {"id": file["id"]}, token=writer).json()
+    assert resp["data"]["fileManager"]["deleteFile"]["error"]["code"] == "FORBIDDEN"
+    assert download(stack, file["key"]).content == b"hello"
+
+
+def test_bad_images_get_clear_errors_and_the_worker_survives(stack: Stack) -> None:
+    corrupt = upload(stack, "broken.jpg", "image/jpeg", b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 50)
+    started = time.monotonic()
+    resp = download(stack, corrupt["key"], width=300)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "NOT_AN_IMAGE"
+    assert time.monotonic() - started < 5
+
+    bomb = upload(stack, "bomb.png", "image/png", huge_png_header())
+    resp = download(stack, bomb["key"], width=300)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "TOO_MANY_PIXELS"
+
+    # the worker is still alive and serving
+    good = upload(stack, "fine.jpg", "image/jpeg", jpeg_bytes(800, 600))
+    resp = download(stack, good["key"], width=500)
+    assert resp.status_code == 200 and Image.open(io.BytesIO(resp.content)).size == (500, 375)
+    assert stack.services["resize"].alive()
+
+
+def test_non_images_ignore_width(stack: Stack) -> None:
+    file = upload(stack, "notes.pdf", "application/pdf", b"%PDF-1.4 not much here")
+    resp = download(stack, file["key"], width=300)
+    assert resp.status_code == 200 and resp.content == b"%PDF-1.4 not much here"
+
+
+def test_zz_every_service_stops_cleanly_on_sigterm(stack: Stack) -> None:
+    """Runs last in this module: SIGTERM makes each process finish its work and exit 0."""
+    codes = {name: svc.stop() for name, svc in stack.services.items()}
+    assert codes == dict.fromkeys(stack.services, 0), stack.logs()
