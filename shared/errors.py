@@ -67,6 +67,16 @@ class NotFound(ServiceError):
     public_message = "Not found."
 
 
+class RangeNotSatisfiable(ServiceError):
+    status = 416
+    code = "RANGE_NOT_SATISFIABLE"
+    public_message = "The requested range is outside the file."
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"The requested range is outside the file ({size} bytes).")
+        self.size = size
+
+
 class NotAnImage(ServiceError):
     status = 422
     code = "NOT_AN_IMAGE"

@@ -51,7 +51,7 @@ def health_routes(checks: dict[str, Check], registry: CollectorRegistry) -> list
 
 
 class SidePortServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the worker that embeds it."""
+    """A uvicorn server that leaves signal handling to the process that embeds it."""
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -1,0 +1,66 @@
+"""Builds the download service's ASGI app from its settings.
+
+The lifespan owns the broker connection (and its RPC client); the S3 client needs no I/O to
+build. Routes: ``/files/{key}`` (GET, HEAD), ``/healthz``, ``/readyz``, ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from services.download.broker_link import BrokerLink
+from services.download.endpoint import FilesEndpoint
+from services.download.metrics import Metrics
+from services.download.middleware import CorrelationMiddleware
+from services.download.resizer import ResizeCoordinator
+from services.download.resolver import VariantResolver
+from services.download.responses import FileResponder
+from services.download.settings import Settings
+from shared.health import health_routes
+from shared.logging import get_logger
+from shared.s3 import ObjectStore
+
+SERVICE_NAME = "download"
+
+log = get_logger(__name__)
+
+
+def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Starlette:
+    metrics = metrics or Metrics()
+    store = ObjectStore.from_settings(settings)
+    broker = BrokerLink(settings.amqp_url.get_secret_value(), name=SERVICE_NAME)
+    resizer = ResizeCoordinator(broker, metrics, timeout=settings.resize_timeout)
+    endpoint = FilesEndpoint(
+        VariantResolver(store, resizer, settings.image_widths),
+        FileResponder(
+            store,
+            redirect_threshold=settings.redirect_threshold,
+            presigned_expires=settings.presigned_get_expires,
+            redirect_max_age=settings.redirect_max_age,
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await broker.start()
+        log.info("download service ready", bucket=settings.s3_bucket)
+        try:
+            yield
+        finally:
+            await resizer.close()
+            await broker.stop()
+
+    routes = [
+        Route("/files/{key:path}", endpoint.handle, methods=["GET", "HEAD"]),
+        *health_routes({"broker": broker.check, "store": store.ping}, metrics.registry),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(CorrelationMiddleware, metrics=metrics)],
+        lifespan=lifespan,
+    )

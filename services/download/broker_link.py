@@ -1,0 +1,67 @@
+"""The service's broker connection and RPC client, opened and closed by the app's lifespan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aio_pika.abc import AbstractRobustConnection
+from aio_pika.exceptions import ChannelPreconditionFailed
+
+from shared.broker import RESIZE_QUEUE, RpcClient, connect, declare_work_queue
+from shared.errors import Unavailable
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class BrokerLink:
+    def __init__(self, url: str, *, name: str) -> None:
+        self._url = url
+        self._name = name
+        self._connection: AbstractRobustConnection | None = None
+        self._rpc: RpcClient | None = None
+
+    async def start(self) -> None:
+        self._connection = await connect(self._url, name=self._name)
+        await self._declare_resize_queue(self._connection)
+        self._rpc = await RpcClient.create(self._connection)
+        log.info("broker connected")
+
+    async def _declare_resize_queue(self, connection: AbstractRobustConnection) -> None:
+        """Declare the work queue, so requests sent before any worker ever started are kept."""
+        channel = await connection.channel()
+        try:
+            await declare_work_queue(channel, RESIZE_QUEUE)
+        except ChannelPreconditionFailed as exc:
+            # Declared by someone else with other arguments: theirs stands, we only publish to it.
+            log.warning("resize queue exists with other arguments", error=str(exc))
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = None
+        self._rpc = None
+
+    async def call(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        timeout: float,
+        correlation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> bytes:
+        if self._rpc is None:
+            raise Unavailable("Not connected to the broker.")
+        return await self._rpc.call(
+            routing_key, body, timeout=timeout, correlation_id=correlation_id, headers=headers
+        )
+
+    async def check(self) -> None:
+        """Readiness: raise unless the connection is up."""
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            raise Unavailable("Not connected to the broker.")

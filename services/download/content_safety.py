@@ -1,0 +1,69 @@
+"""Which stored files may render in the browser, and with which protective headers: pure.
+
+Downloads are public and served from the service's own origin, so a file that a browser would
+run as a document (HTML, XHTML, XML with scripts, JavaScript) is sent as an attachment and
+sandboxed; SVG stays inline (it is shown in ``<img>`` tags) but is sandboxed when opened directly.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+SVG_TYPE = "image/svg+xml"
+SVG_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
+DOCUMENT_POLICY = "sandbox; default-src 'none'"
+
+_SCRIPT_CAPABLE = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "application/xslt+xml",
+        "application/javascript",
+        "application/x-javascript",
+        "application/ecmascript",
+        "text/javascript",
+        "text/ecmascript",
+        "text/jscript",
+        "application/x-shockwave-flash",
+        "text/vnd.wap.wml",
+    }
+)
+
+
+def media_type(content_type: str) -> str:
+    """``Image/JPEG; charset=x`` -> ``image/jpeg``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_script_capable(content_type: str) -> bool:
+    kind = media_type(content_type)
+    if kind == SVG_TYPE:
+        return False
+    return kind in _SCRIPT_CAPABLE or kind.endswith("+xml")
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / 8187)."""
+    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\%' else "_" for ch in filename)
+    fallback = fallback.strip() or "file"
+    exact = quote(filename, safe="")
+    if exact == fallback:
+        return f'attachment; filename="{fallback}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
+
+
+def safety_headers(content_type: str, key: str) -> dict[str, str]:
+    """Headers that keep a stored file from running in our origin (empty for ordinary files)."""
+    kind = media_type(content_type)
+    if kind == SVG_TYPE:
+        return {"Content-Security-Policy": SVG_POLICY}
+    if is_script_capable(kind):
+        filename = key.rstrip("/").rsplit("/", 1)[-1]
+        return {
+            "Content-Disposition": content_disposition(filename),
+            "Content-Security-Policy": DOCUMENT_POLICY,
+        }
+    return {}

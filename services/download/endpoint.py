@@ -1,0 +1,40 @@
+"""``GET/HEAD /files/{key}``: resolve which object answers, then respond with it (or the error)."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.download.formats import checked_key
+from services.download.middleware import correlation_id_of
+from services.download.resolver import VariantResolver
+from services.download.responses import FileResponder, error_response
+from shared.errors import Internal, ServiceError, Unavailable
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class FilesEndpoint:
+    def __init__(self, resolver: VariantResolver, responder: FileResponder) -> None:
+        self._resolver = resolver
+        self._responder = responder
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            key = checked_key(str(request.path_params.get("key", "")))
+            info = await self._resolver.resolve(
+                key, request.query_params.get("width"), correlation_id=correlation_id_of(request)
+            )
+            return await self._responder.respond(request, info)
+        except ServiceError as exc:
+            if exc.status >= 500:
+                log.warning("download failed", code=exc.code, error=exc.message)
+            return error_response(exc)
+        except ClientError:
+            log.exception("object store refused the request")
+            return error_response(Unavailable("The object store refused the request; try again."))
+        except Exception:
+            log.exception("unexpected error")
+            return error_response(Internal())

@@ -1,0 +1,46 @@
+"""What a download URL names, and which originals can have resized variants: pure."""
+
+from __future__ import annotations
+
+from services.download.content_safety import media_type
+from shared.errors import NotFound
+from shared.messages import FORMATS
+
+# The media types the resize worker reads, and the format of the variant it writes (same as input).
+_RESIZE_FORMAT_BY_TYPE: dict[str, str] = {
+    **{content_type: fmt for fmt, content_type in FORMATS.items()},
+    "image/jpg": "jpeg",
+    "image/pjpeg": "jpeg",
+}
+_FORMAT_BY_EXTENSION: dict[str, str] = {
+    "jpg": "jpeg",
+    "jpeg": "jpeg",
+    "jpe": "jpeg",
+    "png": "png",
+    "webp": "webp",
+}
+
+
+def resize_format(content_type: str) -> str | None:
+    """The variant format for an original of this type, or None when it is not resized."""
+    return _RESIZE_FORMAT_BY_TYPE.get(media_type(content_type))
+
+
+def format_from_name(name: str) -> str | None:
+    """A guess of the variant format from the file name, to look for an existing variant first."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return None
+    return _FORMAT_BY_EXTENSION.get(ext.lower())
+
+
+def checked_key(raw: str) -> str:
+    """The object key named by the (already URL-decoded) path; NotFound for keys we never serve."""
+    if not raw or raw.startswith("/"):
+        raise NotFound("Not found.")
+    segments = raw.split("/")
+    if any(segment in {"", ".", ".."} for segment in segments):
+        raise NotFound("Not found.")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        raise NotFound("Not found.")
+    return raw

@@ -1,0 +1,114 @@
+"""Turning a stored object (or an error) into the HTTP response.
+
+Order of decisions for an object: 304 if the client's copy is current, 302 to a pre-signed URL
+if the object is big, then 200/206 streamed from S3 (HEAD: the same headers, no body).
+"""
+
+from __future__ import annotations
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Send
+
+from services.download.content_safety import safety_headers
+from services.download.http_rules import (
+    IMMUTABLE,
+    NO_STORE,
+    http_date,
+    is_not_modified,
+    parse_range,
+    quote_etag,
+    range_applies,
+)
+from shared.errors import RangeNotSatisfiable, ServiceError
+from shared.s3 import ObjectInfo, ObjectStore
+
+RETRY_AFTER_SECONDS = 2
+
+
+class ObjectStreamResponse(StreamingResponse):
+    """A streaming response that always closes the S3 body, also when the client goes away."""
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await super().stream_response(send)
+        finally:
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+
+
+class FileResponder:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        redirect_threshold: int,
+        presigned_expires: int,
+        redirect_max_age: int,
+    ) -> None:
+        self._store = store
+        self._threshold = redirect_threshold
+        self._expires = presigned_expires
+        self._redirect_max_age = redirect_max_age
+
+    async def respond(self, request: Request, info: ObjectInfo) -> Response:
+        validators = {
+            "ETag": quote_etag(info.etag),
+            "Last-Modified": http_date(info.last_modified),
+            "Cache-Control": IMMUTABLE,
+        }
+        if is_not_modified(
+            if_none_match=request.headers.get("if-none-match"),
+            if_modified_since=request.headers.get("if-modified-since"),
+            etag=info.etag,
+            last_modified=info.last_modified,
+        ):
+            return Response(status_code=304, headers=validators)
+        if info.size > self._threshold:
+            return self._redirect(info)
+
+        headers = {
+            **validators,
+            "Content-Type": info.content_type,
+            "Accept-Ranges": "bytes",
+            "X-Content-Type-Options": "nosniff",
+            **safety_headers(info.content_type, info.key),
+        }
+        if request.method == "HEAD":  # Range is defined for GET only (RFC 9110 14.2)
+            return Response(b"", headers={**headers, "Content-Length": str(info.size)})
+
+        byte_range = None
+        if range_applies(request.headers.get("if-range"), etag=info.etag, last_modified=info.last_modified):
+            byte_range = parse_range(request.headers.get("range"), info.size)
+        if info.size == 0:  # S3 refuses ranged reads of nothing; nothing to stream anyway
+            return Response(b"", headers={**headers, "Content-Length": "0"})
+
+        stream = await self._store.open_stream(info.key, byte_range=byte_range.header if byte_range else None)
+        headers["Content-Length"] = str(stream.length)
+        status = 200
+        if byte_range is not None:
+            status = 206
+            headers["Content-Range"] = stream.content_range or byte_range.content_range
+        return ObjectStreamResponse(stream.chunks, status_code=status, headers=headers)
+
+    def _redirect(self, info: ObjectInfo) -> Response:
+        url = self._store.presigned_get(info.key, expires_in=self._expires)
+        return Response(
+            status_code=302,
+            headers={"Location": url, "Cache-Control": f"public, max-age={self._redirect_max_age}"},
+        )
+
+
+def error_response(exc: ServiceError) -> Response:
+    """``{"error": {"code", "message"}}`` with the error's status; never cached."""
+    headers = {"Cache-Control": NO_STORE, "X-Content-Type-Options": "nosniff"}
+    if exc.retryable:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if isinstance(exc, RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=headers
+    )

@@ -1,0 +1,27 @@
+"""The download service's settings, read once from the environment by the entry point."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings, HttpSettings, WidthsMixin
+
+MAX_PRESIGNED_LIFETIME = 7 * 24 * 3600  # the longest a SigV4 pre-signed URL may live
+
+
+class Settings(CommonSettings, HttpSettings, WidthsMixin):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    port: int = Field(default=8001, ge=0, le=65535)
+    # Objects bigger than this are not streamed through the service: 302 to a pre-signed GET.
+    redirect_threshold: int = Field(default=6 * 1024 * 1024, ge=0)
+    # Lifetime of those pre-signed URLs, in seconds.
+    presigned_get_expires: int = Field(default=3600, ge=2, le=MAX_PRESIGNED_LIFETIME)
+    # How long a request waits for the resize worker before answering 503 + Retry-After.
+    resize_timeout: float = Field(default=20.0, gt=0, le=300)
+
+    @property
+    def redirect_max_age(self) -> int:
+        """How long a cache may keep a redirect: half the URL's lifetime, so it never serves a dead URL."""
+        return self.presigned_get_expires // 2
