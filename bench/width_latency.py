@@ -39,7 +39,7 @@ def main() -> None:
         vhost = f"files-bench-{uuid.uuid4().hex[:8]}"
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         infra.add_vhost(vhost)
-        s3_client(infra.s3_endpoint_url).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+        s3_client(infra.s3_endpoint_url).create_bucket(Bucket=bucket)
         ports = StackPorts(*free_ports(5))
         env = stack_env(
             amqp_url=infra.amqp_url(vhost),
@@ -71,14 +71,18 @@ def run(ports: StackPorts, rounds: int, width: int) -> None:
         data = jpeg_bytes(4000, 3000, seed=100 + i)
         resp = httpx.post(
             gql,
-            json={"query": PAYLOAD, "variables": {"d": {"name": f"p{i}.jpg", "type": "image/jpeg", "size": len(data)}}},
+            json={
+                "query": PAYLOAD,
+                "variables": {"d": {"name": f"p{i}.jpg", "type": "image/jpeg", "size": len(data)}},
+            },
             headers={"Authorization": f"Bearer {tok}"},
         ).json()["data"]["fileManager"]["getPreSignedPostPayload"]["data"]
         form = resp["data"]
         up = httpx.post(form["url"], data=form["fields"], files={"file": ("p.jpg", data)}, timeout=60)
         assert up.status_code == 204, up.text
         keys.append(resp["file"]["key"])
-    first, second = [], []
+    first: list[float] = []
+    second: list[float] = []
     with httpx.Client(timeout=60) as client:
         client.get(f"http://127.0.0.1:{ports.download}/healthz")
         for key in keys:
@@ -91,7 +95,9 @@ def run(ports: StackPorts, rounds: int, width: int) -> None:
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
     print(f"12 MP JPEG (4000x3000) -> width {width}, {rounds} distinct originals")
     print(f"first (uncached) request: median {statistics.median(first):.0f} ms  (all: {[round(x) for x in first]})")
-    print(f"second (cached) request:  median {statistics.median(second):.1f} ms  (all: {[round(x, 1) for x in second]})")
+    print(
+        f"second (cached) request:  median {statistics.median(second):.1f} ms  (all: {[round(x, 1) for x in second]})"
+    )
 
 
 if __name__ == "__main__":

@@ -86,9 +86,9 @@ def run(bucket: str) -> int:
 
 
 def print_banner(ports: StackPorts, bucket: str) -> None:
-    from services.gateway.devtoken import mint_dev_token
+    from services.gateway.devtoken import mint_token
 
-    token = mint_dev_token("dev-secret")
+    token = mint_token("dev-secret")
     print(
         f"""
 The file service is ready.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -37,10 +38,8 @@ def add_vhost(name: str, user: str = "guest") -> None:
 
 
 def delete_vhost(name: str) -> None:
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):
         _ctl("delete_vhost", name)
-    except subprocess.CalledProcessError:
-        pass
 
 
 def vhost_url(vhost: str, base: str = "amqp://guest:guest@127.0.0.1:5672") -> str:

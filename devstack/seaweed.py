@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.client import Config
@@ -144,7 +145,7 @@ class SeaweedFS:
         self._proc = None
 
 
-def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> object:
+def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=endpoint_url,
@@ -158,6 +159,6 @@ def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str =
 def ensure_bucket(endpoint_url: str, bucket: str) -> None:
     client = s3_client(endpoint_url)
     try:
-        client.head_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+        client.head_bucket(Bucket=bucket)
     except Exception:  # noqa: BLE001 - missing: create it
-        client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+        client.create_bucket(Bucket=bucket)

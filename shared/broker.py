@@ -225,7 +225,7 @@ async def reply(channel: AbstractChannel, request: AbstractIncomingMessage, body
             body=body,
             content_type="application/json",
             correlation_id=request.correlation_id,
-            headers=dict(request.headers or {}),
+            headers={k: v for k, v in (request.headers or {}).items() if k == CORRELATION_HEADER},
         ),
         routing_key=request.reply_to,
     )

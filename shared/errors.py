@@ -49,6 +49,24 @@ class ValidationFailed(ServiceError):
     public_message = "The input is not valid."
 
 
+class LimitExceeded(ServiceError):
+    status = 400
+    code = "LIMIT_EXCEEDED"
+    public_message = "A limit of the service was exceeded."
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    public_message = "The request body is too large."
+
+
+class NotSupported(ServiceError):
+    status = 501
+    code = "NOT_SUPPORTED"
+    public_message = "This operation needs the file catalog, which is not available yet."
+
+
 class Unauthorized(ServiceError):
     status = 401
     code = "UNAUTHORIZED"
@@ -118,6 +136,9 @@ _BY_CODE: dict[str, type[ServiceError]] = {
         InvalidWidth,
         InvalidFormat,
         ValidationFailed,
+        LimitExceeded,
+        PayloadTooLarge,
+        NotSupported,
         Unauthorized,
         Forbidden,
         NotFound,

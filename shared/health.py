@@ -58,9 +58,7 @@ class SidePortServer(uvicorn.Server):
         yield
 
 
-def side_port_server(
-    checks: dict[str, Check], registry: CollectorRegistry, *, host: str, port: int
-) -> SidePortServer:
+def side_port_server(checks: dict[str, Check], registry: CollectorRegistry, *, host: str, port: int) -> SidePortServer:
     app = Starlette(routes=health_routes(checks, registry))
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
     return SidePortServer(config)

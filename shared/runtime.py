@@ -46,9 +46,7 @@ def _request_exit(server: uvicorn.Server) -> None:
     server.should_exit = True
 
 
-async def run_until_signalled(
-    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
-) -> None:
+async def run_until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
     """Start, wait for SIGTERM or SIGINT, then stop (which finishes in-flight work)."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

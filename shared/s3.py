@@ -88,6 +88,11 @@ class ObjectStore:
         except BotoCoreError as exc:
             raise Unavailable("The object store did not answer.") from exc
 
+    def close(self) -> None:
+        self._client.close()
+        if self._presign is not self._client:
+            self._presign.close()
+
     async def ping(self) -> None:
         """Raise unless the bucket answers."""
         await self._call("head_bucket")
@@ -146,9 +151,7 @@ class ObjectStore:
             length=int(resp.get("ContentLength", info.size)),
         )
 
-    async def put_bytes(
-        self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None
-    ) -> str:
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None) -> str:
         kwargs: dict[str, Any] = {"Key": key, "Body": data, "ContentType": content_type}
         if cache_control:
             kwargs["CacheControl"] = cache_control
@@ -158,30 +161,30 @@ class ObjectStore:
     async def delete(self, key: str) -> None:
         await self._call("delete_object", Key=key)
 
+    async def list_page(
+        self, *, prefix: str = "", start_after: str = "", max_keys: int = 1000
+    ) -> tuple[list[ObjectInfo], bool]:
+        """One ListObjectsV2 page of keys after ``start_after``, and whether more follow."""
+        kwargs: dict[str, Any] = {"MaxKeys": max_keys}
+        if prefix:
+            kwargs["Prefix"] = prefix
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        resp = await self._call("list_objects_v2", **kwargs)
+        return [_listed(item) for item in resp.get("Contents", [])], bool(resp.get("IsTruncated"))
+
     async def list_keys(self, prefix: str, *, limit: int | None = None) -> list[ObjectInfo]:
         """Every object under ``prefix`` (paginated), at most ``limit`` of them."""
         out: list[ObjectInfo] = []
-        token: str | None = None
+        after = ""
         while True:
-            kwargs: dict[str, Any] = {"Prefix": prefix, "MaxKeys": 1000}
-            if token:
-                kwargs["ContinuationToken"] = token
-            resp = await self._call("list_objects_v2", **kwargs)
-            for item in resp.get("Contents", []):
-                out.append(
-                    ObjectInfo(
-                        key=item["Key"],
-                        size=int(item.get("Size", 0)),
-                        etag=str(item.get("ETag", "")).strip('"'),
-                        content_type="",
-                        last_modified=item["LastModified"],
-                    )
-                )
-                if limit is not None and len(out) >= limit:
-                    return out
-            if not resp.get("IsTruncated"):
+            page, more = await self.list_page(prefix=prefix, start_after=after)
+            out.extend(page)
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+            if not more or not page:
                 return out
-            token = resp.get("NextContinuationToken")
+            after = page[-1].key
 
     async def list_prefixes(self, prefix: str) -> list[str]:
         """The common prefixes one level below ``prefix`` (``prefix/x/``)."""
@@ -215,9 +218,7 @@ class ObjectStore:
             if len(batch) < 1000:
                 return deleted
 
-    def presigned_post(
-        self, key: str, *, content_type: str, max_size: int, expires_in: int
-    ) -> dict[str, Any]:
+    def presigned_post(self, key: str, *, content_type: str, max_size: int, expires_in: int) -> dict[str, Any]:
         """A POST policy pinning the key, the content type and ``content-length-range`` [1, max]."""
         result: dict[str, Any] = self._presign.generate_presigned_post(
             Bucket=self.bucket,
@@ -236,6 +237,16 @@ class ObjectStore:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
         return url
+
+
+def _listed(item: dict[str, Any]) -> ObjectInfo:
+    return ObjectInfo(
+        key=item["Key"],
+        size=int(item.get("Size", 0)),
+        etag=str(item.get("ETag", "")).strip('"'),
+        content_type="",
+        last_modified=item["LastModified"],
+    )
 
 
 def _info(key: str, resp: dict[str, Any]) -> ObjectInfo:

@@ -64,9 +64,7 @@ class HttpSettings(BaseSettings):
 class WidthsMixin(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    image_widths: Annotated[list[int], NoDecode] = Field(
-        default_factory=lambda: [100, 300, 500, 750, 1000, 1500, 2500]
-    )
+    image_widths: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [100, 300, 500, 750, 1000, 1500, 2500])
 
     @field_validator("image_widths", mode="before")
     @classmethod

@@ -56,9 +56,7 @@ class BrokerLink:
     ) -> bytes:
         if self._rpc is None:
             raise Unavailable("Not connected to the broker.")
-        return await self._rpc.call(
-            routing_key, body, timeout=timeout, correlation_id=correlation_id, headers=headers
-        )
+        return await self._rpc.call(routing_key, body, timeout=timeout, correlation_id=correlation_id, headers=headers)
 
     async def check(self) -> None:
         """Readiness: raise unless the connection is up."""

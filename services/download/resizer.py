@@ -35,9 +35,7 @@ class RpcCaller(Protocol):
 
 
 class ResizeCoordinator:
-    def __init__(
-        self, rpc: RpcCaller, metrics: Metrics, *, timeout: float, queue: str = RESIZE_QUEUE
-    ) -> None:
+    def __init__(self, rpc: RpcCaller, metrics: Metrics, *, timeout: float, queue: str = RESIZE_QUEUE) -> None:
         self._rpc = rpc
         self._metrics = metrics
         self._timeout = timeout

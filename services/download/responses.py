@@ -109,6 +109,4 @@ def error_response(exc: ServiceError) -> Response:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size}"
-    return JSONResponse(
-        {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=headers
-    )
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=headers)

@@ -37,7 +37,7 @@ class Stack:
             timeout=30,
         )
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def object_keys(self, prefix: str = "") -> list[str]:
         resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         return [o["Key"] for o in resp.get("Contents", [])]
 
@@ -53,7 +53,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     bucket = f"e2e-{uuid.uuid4().hex[:12]}"
     infra.add_vhost(vhost)
     s3 = s3_client(infra.s3_endpoint_url, infra.access_key, infra.secret_key)
-    s3.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    s3.create_bucket(Bucket=bucket)
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     ports = StackPorts(*free_ports(5))
     env = stack_env(

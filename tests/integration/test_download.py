@@ -46,9 +46,7 @@ async def start_download(settings_for: Callable[..., Any]) -> AsyncIterator[Star
     async def start(**overrides: Any) -> httpx.AsyncClient:
         port = free_port()
         settings: Settings = settings_for(Settings, host="127.0.0.1", port=port, **overrides)
-        config = uvicorn.Config(
-            build_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on"
-        )
+        config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
         server = _Server(config)
         task = asyncio.create_task(server.serve())
         for _ in range(500):
@@ -284,9 +282,7 @@ async def test_non_numeric_width_is_400(start_download: Start, store: ObjectStor
         assert resp.headers["cache-control"] == "no-store"
 
 
-async def test_existing_variant_is_served_without_rpc(
-    start_download: Start, store: ObjectStore, amqp_url: str
-) -> None:
+async def test_existing_variant_is_served_without_rpc(start_download: Start, store: ObjectStore, amqp_url: str) -> None:
     key = _original("photo.jpg")
     await store.put_bytes(key, b"original-jpeg", content_type="image/jpeg")
     await store.put_bytes(_variant(key, 300, "jpg"), b"variant-300", content_type="image/jpeg")
@@ -302,9 +298,7 @@ async def test_existing_variant_is_served_without_rpc(
     assert await _queue_depth(amqp_url, RESIZE_QUEUE) == 0
 
 
-async def test_missing_variant_without_worker_is_503_retry_after(
-    start_download: Start, store: ObjectStore
-) -> None:
+async def test_missing_variant_without_worker_is_503_retry_after(start_download: Start, store: ObjectStore) -> None:
     key = _original("photo.png")
     await store.put_bytes(key, b"png-bytes", content_type="image/png")
     client = await start_download(resize_timeout=0.5)
@@ -345,10 +339,7 @@ async def test_missing_variant_is_made_once_for_concurrent_requests(
     client = await start_download(resize_timeout=10)
     async with FakeResizer(amqp_url, store, delay=0.5) as seen:
         responses = await asyncio.gather(
-            *(
-                client.get(f"/files/{key}?width=700", headers={"x-correlation-id": f"corr-{i}"})
-                for i in range(4)
-            )
+            *(client.get(f"/files/{key}?width=700", headers={"x-correlation-id": f"corr-{i}"}) for i in range(4))
         )
     for resp in responses:
         assert resp.status_code == 200, resp.text
@@ -366,9 +357,7 @@ async def test_missing_variant_is_made_once_for_concurrent_requests(
     assert len(seen) == 1
 
 
-async def test_error_reply_maps_to_its_status(
-    start_download: Start, store: ObjectStore, amqp_url: str
-) -> None:
+async def test_error_reply_maps_to_its_status(start_download: Start, store: ObjectStore, amqp_url: str) -> None:
     key = _original("broken.jpg")
     await store.put_bytes(key, b"not really a jpeg", content_type="image/jpeg")
     client = await start_download(resize_timeout=10)

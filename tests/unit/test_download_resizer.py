@@ -45,8 +45,7 @@ async def test_concurrent_requests_share_one_rpc() -> None:
     rpc, metrics = ScriptedRpc(), Metrics()
     coordinator = ResizeCoordinator(rpc, metrics, timeout=5)
     waiters = [
-        asyncio.create_task(coordinator.resize(REQUEST, variant_key=VARIANT, correlation_id=f"c{i}"))
-        for i in range(5)
+        asyncio.create_task(coordinator.resize(REQUEST, variant_key=VARIANT, correlation_id=f"c{i}")) for i in range(5)
     ]
     await asyncio.sleep(0.01)
     assert coordinator.in_flight == 1
@@ -66,8 +65,7 @@ async def test_error_reply_raises_the_workers_error_for_everyone() -> None:
     rpc = ScriptedRpc()
     coordinator = ResizeCoordinator(rpc, Metrics(), timeout=5)
     waiters = [
-        asyncio.create_task(coordinator.resize(REQUEST, variant_key=VARIANT, correlation_id=None))
-        for _ in range(2)
+        asyncio.create_task(coordinator.resize(REQUEST, variant_key=VARIANT, correlation_id=None)) for _ in range(2)
     ]
     await asyncio.sleep(0.01)
     rpc.answer.set_result(ResizeReply.error("NOT_AN_IMAGE", "cannot read it").to_json())

@@ -1,0 +1,243 @@
+"""Source ``seaweedfs-meta``: follows the filer's durable metadata log with ``weed filer.meta.tail``.
+
+For each record: normalize, publish with confirms, and only then move the checkpoint. The tail
+process is started again (with backoff) whenever it ends; each start replays the log from the
+checkpoint, so nothing that happened while the tail (or the whole bridge) was down is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.errors import Unavailable
+from shared.events import MalformedEvent, ObjectEvent
+from shared.logging import bind_correlation_id, clear_context, get_logger, new_correlation_id
+
+from .checkpoint import CheckpointFile, initial_position, is_new, time_ago_arg
+from .metalog import Item, Malformed, MetaLogParser, Noise, Record
+from .metrics import Metrics
+from .normalize import BUCKETS_ROOT, meta_record_ts_ns, normalize_meta_record
+from .publisher import Publisher
+
+log = get_logger(__name__)
+
+READ_SIZE = 64 * 1024
+SOURCE = "seaweedfs-meta"
+
+
+@dataclass(frozen=True)
+class TailConfig:
+    weed_binary: str
+    filer: str
+    bucket: str
+    lookback_seconds: float = 0.0
+    margin_seconds: float = 5.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    stable_after: float = 10.0  # a run this long resets the backoff
+    checkpoint_every: float = 1.0  # seconds between writes for records that published nothing
+    stop_timeout: float = 5.0
+
+    def command(self, time_ago: str) -> list[str]:
+        return [
+            self.weed_binary,
+            "filer.meta.tail",
+            f"-filer={self.filer}",
+            f"-pathPrefix={BUCKETS_ROOT}/{self.bucket}",
+            f"-timeAgo={time_ago}",
+        ]
+
+
+class MetaTailSource:
+    def __init__(
+        self,
+        config: TailConfig,
+        *,
+        publisher: Publisher,
+        checkpoint: CheckpointFile,
+        metrics: Metrics,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._config = config
+        self._publisher = publisher
+        self._checkpoint = checkpoint
+        self._metrics = metrics
+        self._clock_ns = clock_ns
+        self._position = 0
+        self._saved_position = 0
+        self._saved_at = 0.0
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    async def start(self) -> None:
+        saved = await asyncio.to_thread(self._checkpoint.load)
+        self._position = initial_position(
+            saved, now_ns=self._clock_ns(), lookback_seconds=self._config.lookback_seconds
+        )
+        if saved is None:
+            await self._save()  # a crash before the first record still resumes from this start
+        self._saved_position = self._position
+        self._metrics.checkpoint.set(self._position / 1e9)
+        log.info("resuming metadata log", checkpoint_ns=self._position, resumed=saved is not None)
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="meta-tail")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._terminate()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._position != self._saved_position:
+            await self._save()
+
+    async def check(self) -> None:
+        """Readiness: the tail process is running."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            raise Unavailable("the metadata-log tail is not running")
+
+    # --- the tail process -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = self._config.backoff_initial
+        first = True
+        while not self._stopping.is_set():
+            if not first:
+                self._metrics.tail_restarts.inc()
+            first = False
+            started = time.monotonic()
+            try:
+                await self._run_once()
+            except (OSError, ValueError) as exc:
+                log.error("could not run the metadata-log tail", error=repr(exc))
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started >= self._config.stable_after:
+                backoff = self._config.backoff_initial
+            log.warning("metadata-log tail ended; starting it again", in_seconds=round(backoff, 2))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+            backoff = min(backoff * 2, self._config.backoff_max)
+
+    async def _run_once(self) -> None:
+        time_ago = time_ago_arg(self._position, now_ns=self._clock_ns(), margin_seconds=self._config.margin_seconds)
+        command = self._config.command(time_ago)
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._process = process
+        log.info("metadata-log tail started", pid=process.pid, time_ago=time_ago, filer=self._config.filer)
+        stderr_task = asyncio.create_task(self._drain_stderr(process))
+        try:
+            assert process.stdout is not None
+            parser = MetaLogParser()
+            while chunk := await process.stdout.read(READ_SIZE):
+                for item in parser.feed(chunk):
+                    await self._handle(item)
+            for item in parser.finish():
+                await self._handle(item)
+            code = await process.wait()
+            if self._stopping.is_set():
+                log.info("metadata-log tail stopped", code=code)
+            else:
+                log.warning("metadata-log tail exited", code=code)
+        finally:
+            await self._terminate()
+            stderr_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stderr_task
+
+    async def _drain_stderr(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        while line := await process.stderr.readline():
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                log.warning("metadata-log tail says", line=text[:500])
+
+    async def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=self._config.stop_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    # --- records ----------------------------------------------------------------------------
+
+    async def _handle(self, item: Item) -> None:
+        if isinstance(item, Noise):
+            log.warning("metadata-log tail says", line=item.line[:500])
+            return
+        if isinstance(item, Malformed):
+            self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
+            log.warning("skipping malformed metadata-log output", reason=item.reason, text=item.text[:300])
+            return
+        await self._handle_record(item)
+
+    async def _handle_record(self, item: Record) -> None:
+        try:
+            ts_ns = meta_record_ts_ns(item.data)
+        except MalformedEvent as exc:
+            self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
+            log.warning("skipping metadata-log record without a timestamp", error=str(exc))
+            return
+        if not is_new(ts_ns, self._position):
+            self._metrics.records.labels(source=SOURCE, outcome="replayed").inc()
+            return
+        try:
+            events = normalize_meta_record(item.data, self._config.bucket)
+        except MalformedEvent as exc:
+            self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
+            log.warning("skipping malformed metadata-log record", error=str(exc), ts_ns=ts_ns)
+            events = []
+        else:
+            outcome = "published" if events else "dropped"
+            if events:
+                await self._publish_until_confirmed(events, ts_ns)
+            self._metrics.records.labels(source=SOURCE, outcome=outcome).inc()
+        self._position = ts_ns
+        self._metrics.checkpoint.set(ts_ns / 1e9)
+        if events or time.monotonic() - self._saved_at >= self._config.checkpoint_every:
+            await self._save()
+
+    async def _publish_until_confirmed(self, events: list[ObjectEvent], ts_ns: int) -> None:
+        """Retry (with backoff) until the broker confirms: the log is not read further meanwhile."""
+        backoff = self._config.backoff_initial
+        correlation_id = bind_correlation_id(new_correlation_id())
+        try:
+            while True:
+                try:
+                    await self._publisher.publish(events, correlation_id=correlation_id)
+                    return
+                except Unavailable as exc:
+                    log.warning("publish failed; retrying", error=str(exc), ts_ns=ts_ns, in_seconds=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._config.backoff_max)
+        finally:
+            clear_context()
+
+    async def _save(self) -> None:
+        position = self._position
+        await asyncio.to_thread(self._checkpoint.save, position)
+        self._saved_position = position
+        self._saved_at = time.monotonic()

@@ -1,0 +1,65 @@
+"""The bridge's one way onto the broker: confirmed publication of normalized events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from aio_pika.abc import AbstractRobustConnection
+
+from shared.broker import EventPublisher, connect
+from shared.errors import Unavailable
+from shared.events import ObjectEvent
+from shared.logging import get_logger
+
+from .metrics import Metrics
+
+log = get_logger(__name__)
+
+
+class Publisher(Protocol):
+    async def publish(self, events: Sequence[ObjectEvent], *, correlation_id: str | None) -> None: ...
+
+
+class BrokerPublisher:
+    """Owns the AMQP connection; ``publish`` returns once the broker confirmed every event."""
+
+    def __init__(self, amqp_url: str, *, metrics: Metrics, timeout: float, name: str = "bridge") -> None:
+        self._url = amqp_url
+        self._metrics = metrics
+        self._timeout = timeout
+        self._name = name
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: EventPublisher | None = None
+
+    async def start(self) -> None:
+        self._connection = await connect(self._url, name=self._name)
+        self._publisher = await EventPublisher.declare(self._connection)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = None
+        self._publisher = None
+
+    async def check(self) -> None:
+        """Readiness: raise unless the broker connection is up."""
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            raise Unavailable("not connected to the broker")
+
+    async def publish(self, events: Sequence[ObjectEvent], *, correlation_id: str | None) -> None:
+        """Publish in order; raises ``Unavailable`` when the broker does not confirm in time."""
+        if self._publisher is None:
+            raise Unavailable("the bridge is not connected to the broker")
+        for event in events:
+            try:
+                await asyncio.wait_for(
+                    self._publisher.publish(event, correlation_id=correlation_id), timeout=self._timeout
+                )
+            except Exception as exc:
+                self._metrics.publish_failures.inc()
+                raise Unavailable(f"the broker did not confirm {event.type} {event.key}: {exc!r}") from exc
+            self._metrics.events_published.labels(type=event.type).inc()
+            log.info("published", type=event.type, key=event.key, message_id=event.message_id)

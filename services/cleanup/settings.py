@@ -1,0 +1,14 @@
+"""The cleanup worker's settings, read once from the environment by the entry point."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import CommonSettings, HttpSettings
+
+
+class CleanupSettings(CommonSettings, HttpSettings):
+    port: int = Field(default=8003, ge=0, le=65535)  # the side port: /healthz, /readyz, /metrics
+    sweep_interval: float = Field(default=600.0, ge=0)  # seconds between sweeps; 0 = no sweep
+    sweep_grace: float = Field(default=60.0, ge=0)  # variants younger than this are left alone
+    stop_timeout: float = Field(default=30.0, gt=0)  # how long in-flight messages may take at stop

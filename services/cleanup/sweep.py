@@ -1,0 +1,89 @@
+"""The periodic sweep: variants whose original is gone are deleted even if the event was lost.
+
+For each ``variants/{id}/`` with no object left under ``{id}/``, the variants are deleted, unless
+one of them is younger than the grace period (a resize of a file that is being uploaded or was
+just removed may still be writing; the next sweep takes it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from shared.keys import VARIANTS_PREFIX, is_file_id
+from shared.logging import get_logger
+from shared.s3 import ObjectInfo, ObjectStore
+
+from .metrics import Metrics
+
+log = get_logger(__name__)
+
+
+def file_id_of_prefix(prefix: str) -> str | None:
+    """``variants/{id}/`` -> ``id``; None for anything that is not a file id's folder. Pure."""
+    if not prefix.startswith(VARIANTS_PREFIX) or not prefix.endswith("/"):
+        return None
+    file_id = prefix[len(VARIANTS_PREFIX) : -1]
+    return file_id if is_file_id(file_id) else None
+
+
+def old_enough(objects: Sequence[ObjectInfo], *, now: datetime, grace: timedelta) -> bool:
+    """Whether every object was last modified at least ``grace`` ago. Pure."""
+    return all(o.last_modified <= now - grace for o in objects)
+
+
+@dataclass
+class SweepResult:
+    checked: int = 0
+    orphans: int = 0
+    deleted: int = 0
+    too_young: int = 0
+
+
+class Sweeper:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        grace_seconds: float,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._grace = timedelta(seconds=grace_seconds)
+        self._metrics = metrics
+        self._clock = clock
+
+    async def run_once(self) -> SweepResult:
+        started = time.monotonic()
+        result = SweepResult()
+        for prefix in await self._store.list_prefixes(VARIANTS_PREFIX):
+            file_id = file_id_of_prefix(prefix)
+            if file_id is None:
+                continue
+            result.checked += 1
+            if await self._store.list_keys(f"{file_id}/", limit=1):
+                continue  # the original is there
+            variants = await self._store.list_keys(prefix)
+            if not variants:
+                continue
+            result.orphans += 1
+            if not old_enough(variants, now=self._clock(), grace=self._grace):
+                result.too_young += 1
+                continue
+            deleted = await self._store.delete_prefix(prefix)
+            result.deleted += deleted
+            log.info("orphan variants deleted", prefix=prefix, deleted=deleted)
+        self._metrics.orphans.inc(result.orphans)
+        self._metrics.variants_deleted.labels(via="sweep").inc(result.deleted)
+        self._metrics.sweep_seconds.observe(time.monotonic() - started)
+        log.info(
+            "sweep done",
+            checked=result.checked,
+            orphans=result.orphans,
+            deleted=result.deleted,
+            too_young=result.too_young,
+        )
+        return result

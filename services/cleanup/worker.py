@@ -1,0 +1,92 @@
+"""The cleanup worker: the ``cleanup`` queue consumer, the periodic sweep and the side port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aio_pika.abc import AbstractRobustConnection
+
+from shared.broker import CLEANUP_QUEUE, Consumer, connect, declare_events_exchange, declare_work_queue
+from shared.errors import Unavailable
+from shared.events import OBJECT_REMOVED
+from shared.health import Check, SidePortServer, side_port_server
+from shared.logging import get_logger
+from shared.s3 import ObjectStore
+
+from .handler import CleanupHandler
+from .metrics import Metrics
+from .sweep import Sweeper
+
+log = get_logger(__name__)
+
+
+class CleanupWorker:
+    def __init__(
+        self,
+        *,
+        amqp_url: str,
+        store: ObjectStore,
+        metrics: Metrics,
+        prefetch: int,
+        sweep_interval: float,
+        sweep_grace: float,
+        host: str,
+        port: int,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        self._amqp_url = amqp_url
+        self._store = store
+        self._metrics = metrics
+        self._prefetch = prefetch
+        self._sweep_interval = sweep_interval
+        self._stop_timeout = stop_timeout
+        self._handler = CleanupHandler(store, metrics=metrics)
+        self.sweeper = Sweeper(store, grace_seconds=sweep_grace, metrics=metrics)
+        checks: dict[str, Check] = {"broker": self._check_broker, "s3": store.ping}
+        self._server: SidePortServer = side_port_server(checks, metrics.registry, host=host, port=port)
+        self._connection: AbstractRobustConnection | None = None
+        self._consumer: Consumer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._server.serve(), name="cleanup-side-port"))
+        self._connection = await connect(self._amqp_url, name="cleanup")
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await declare_events_exchange(channel)
+        queue = await declare_work_queue(channel, CLEANUP_QUEUE, bind_to=exchange, routing_keys=[OBJECT_REMOVED])
+        self._consumer = Consumer(queue, self._handler, name="cleanup")
+        await self._consumer.start()
+        if self._sweep_interval > 0:
+            self._tasks.append(asyncio.create_task(self._sweep_forever(), name="cleanup-sweep"))
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop(timeout=self._stop_timeout)  # in-flight messages finish and ack
+        self._server.should_exit = True
+        for task in self._tasks:
+            if task.get_name() == "cleanup-sweep":
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def _check_broker(self) -> None:
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            raise Unavailable("not connected to the broker")
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                await self.sweeper.run_once()
+                self._metrics.sweeps.labels(result="ok").inc()
+            except Exception:
+                self._metrics.sweeps.labels(result="failed").inc()
+                log.exception("sweep failed")

@@ -1,0 +1,131 @@
+"""POST /graphql: authenticate, read a bounded body, run one operation or a batch, answer JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ariadne import graphql
+from graphql import GraphQLSchema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from services.gateway.auth import Principal, TokenVerifier
+from services.gateway.context import RequestContext
+from services.gateway.metrics import Metrics
+from services.gateway.schema import QuietErrorLog, format_error
+from services.gateway.transport import PreparedOperation, parse_body, prepare
+from shared.errors import PayloadTooLarge, ServiceError, Unauthorized
+from shared.logging import get_logger
+
+ContextFactory = Callable[[Principal, str], RequestContext]
+
+
+def error_response(exc: ServiceError) -> JSONResponse:
+    """An HTTP-level error: the stable code in ``error`` and, for GraphQL clients, in ``errors``."""
+    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    if isinstance(exc, Unauthorized):
+        reason = (exc.data or {}).get("reason")
+        headers["WWW-Authenticate"] = (
+            'Bearer realm="files"' if reason == "missing" else 'Bearer realm="files", error="invalid_token"'
+        )
+    return JSONResponse(
+        {
+            "error": exc.to_dict(),
+            "errors": [{"message": exc.message, "extensions": {"code": exc.code}}],
+        },
+        status_code=exc.status,
+        headers=headers,
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) more than ``limit`` bytes before reading them all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.", data={"max": limit})
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.", data={"max": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        verifier: TokenVerifier,
+        metrics: Metrics,
+        context_factory: ContextFactory,
+        *,
+        max_body_bytes: int,
+        max_batch_size: int,
+    ) -> None:
+        self._schema = schema
+        self._verifier = verifier
+        self._metrics = metrics
+        self._context_factory = context_factory
+        self._max_body_bytes = max_body_bytes
+        self._max_batch_size = max_batch_size
+        self._error_log = QuietErrorLog(logging.getLogger("ariadne"), {})
+        self._log = get_logger(__name__)
+
+    async def handle(self, request: Request) -> Response:
+        if request.method != "POST":
+            return JSONResponse(
+                {"error": {"code": "METHOD_NOT_ALLOWED", "message": "Send GraphQL as POST.", "data": None}},
+                status_code=405,
+                headers={"Allow": "POST"},
+            )
+        started = time.perf_counter()
+        try:
+            response, names = await self._handle(request)
+            outcome = "ok"
+        except ServiceError as exc:
+            response, names = error_response(exc), []
+            outcome = exc.code.lower()
+            self._log.info("graphql request refused", code=exc.code, reason=exc.message)
+        elapsed = time.perf_counter() - started
+        self._metrics.requests.labels(outcome).inc()
+        self._metrics.duration.observe(elapsed)
+        self._log.info(
+            "graphql request",
+            status=response.status_code,
+            operations=names,
+            duration_ms=round(elapsed * 1000, 1),
+        )
+        return response
+
+    async def _handle(self, request: Request) -> tuple[Response, list[str | None]]:
+        principal = await self._verifier.authenticate(request.headers.get("authorization"))
+        body = await read_body(request, self._max_body_bytes)
+        parsed = parse_body(body, max_batch=self._max_batch_size)
+        correlation_id = str(getattr(request.state, "correlation_id", ""))
+        context = self._context_factory(principal, correlation_id)
+        prepared = [prepare(operation) for operation in parsed.operations]
+        results = await asyncio.gather(*(self._execute(op, context) for op in prepared))
+        names = [op.operation_name for op in prepared]
+        if parsed.batched:
+            return JSONResponse([result for _, result in results]), names
+        _, result = results[0]
+        # GraphQL over HTTP: a request that never reached execution (no data) is a 400.
+        status = 200 if isinstance(result, dict) and result.get("data") is not None else 400
+        return JSONResponse(result, status_code=status), names
+
+    async def _execute(self, operation: PreparedOperation, context: RequestContext) -> tuple[bool, Any]:
+        return await graphql(
+            self._schema,
+            operation.data,
+            context_value=context,
+            query_document=operation.document,
+            error_formatter=format_error,
+            logger=self._error_log,
+            debug=False,
+        )

@@ -1,0 +1,66 @@
+"""The gateway's typed settings; only ``__main__`` builds them from the environment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from shared.settings import DEV_JWT_SECRET, CommonSettings, HttpSettings, parse_str_list
+
+MIN_PRODUCTION_SECRET_BYTES = 32
+
+
+class GatewaySettings(CommonSettings, HttpSettings):
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway: int = Field(default=30, ge=0, le=600)
+
+    upload_min_size: int = Field(default=1, ge=1)
+    upload_max_size: int = Field(default=1024**3, ge=1)
+    allowed_types: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*/*"])
+    presign_expires: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    download_base_url: str = "http://127.0.0.1:8001"
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_size: int = Field(default=50, ge=1)
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("allowed_types", "cors_allow_origins", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return parse_str_list(value)
+
+    @field_validator("jwt_jwks_url", "jwt_audience", "jwt_issuer", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("download_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatewaySettings:
+        if self.upload_min_size > self.upload_max_size:
+            raise ValueError("UPLOAD_MIN_SIZE must not exceed UPLOAD_MAX_SIZE")
+        if not self.allowed_types:
+            raise ValueError("ALLOWED_TYPES must list at least one pattern (e.g. */*)")
+        if self.jwt_jwks_url is None and not self.dev_mode:
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET:
+                raise ValueError(
+                    "JWT_SECRET is the public dev secret; set JWT_SECRET (or JWT_JWKS_URL), "
+                    "or DEV_MODE=true for local development"
+                )
+            if len(secret.encode()) < MIN_PRODUCTION_SECRET_BYTES:
+                raise ValueError(f"JWT_SECRET must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes")
+        return self

@@ -1,0 +1,89 @@
+"""What may be uploaded: the pure checks behind getPreSignedPostPayload(s)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import LimitExceeded, ValidationFailed
+
+MAX_BATCH_UPLOADS = 20
+# type/subtype with RFC 6838 restricted-name characters; no parameters (the policy pins it exactly).
+_MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """A checked upload: the name as given, the normalized type and the declared size."""
+
+    name: str
+    type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    min_size: int
+    max_size: int
+    allowed_types: tuple[str, ...] = ("*/*",)
+
+    def allows_type(self, mime: str) -> bool:
+        return any(fnmatch.fnmatchcase(mime, pattern.strip().lower()) for pattern in self.allowed_types)
+
+    def problems(self, raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """Every field that is wrong, as ``{field: {code, message, data}}`` (empty when fine)."""
+        out: dict[str, dict[str, Any]] = {}
+        name = raw.get("name")
+        if not isinstance(name, str) or not name.strip():
+            out["name"] = _problem("REQUIRED", "name must not be empty.")
+        mime = raw.get("type")
+        if not isinstance(mime, str) or not _MIME_RE.match(mime.strip().lower()):
+            out["type"] = _problem("INVALID", "type must be a MIME type such as image/jpeg.")
+        elif not self.allows_type(mime.strip().lower()):
+            out["type"] = _problem(
+                "NOT_ALLOWED",
+                f"Files of type {mime.strip()} may not be uploaded.",
+                allowed=list(self.allowed_types),
+            )
+        size = raw.get("size")
+        if isinstance(size, bool) or not isinstance(size, int):
+            out["size"] = _problem("INVALID", "size must be a whole number of bytes.")
+        elif size < self.min_size:
+            out["size"] = _problem("TOO_SMALL", f"The file must be at least {self.min_size} bytes.", min=self.min_size)
+        elif size > self.max_size:
+            out["size"] = _problem("TOO_LARGE", f"The file must be at most {self.max_size} bytes.", max=self.max_size)
+        return out
+
+    def check(self, raw: Mapping[str, Any]) -> UploadRequest:
+        problems = self.problems(raw)
+        if problems:
+            raise ValidationFailed(_summary(problems), data={"invalidFields": problems})
+        return UploadRequest(name=str(raw["name"]).strip(), type=str(raw["type"]).strip().lower(), size=raw["size"])
+
+    def check_many(self, raws: Sequence[Mapping[str, Any] | None]) -> list[UploadRequest]:
+        if not raws:
+            raise ValidationFailed("At least one file is required.", data={"invalidFields": {}})
+        if len(raws) > MAX_BATCH_UPLOADS:
+            raise LimitExceeded(
+                f"At most {MAX_BATCH_UPLOADS} files can be requested at once.",
+                data={"max": MAX_BATCH_UPLOADS, "given": len(raws)},
+            )
+        items: list[dict[str, Any]] = []
+        for index, raw in enumerate(raws):
+            problems = self.problems(raw or {})
+            if problems:
+                items.append({"index": index, "invalidFields": problems})
+        if items:
+            raise ValidationFailed(f"{len(items)} of {len(raws)} files are not valid.", data={"items": items})
+        return [self.check(raw or {}) for raw in raws]
+
+
+def _problem(code: str, message: str, **data: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "data": data or None}
+
+
+def _summary(problems: Mapping[str, Mapping[str, Any]]) -> str:
+    return " ".join(str(p["message"]) for p in problems.values())

@@ -1,0 +1,1 @@
+"""The resize worker: consumes resize requests, stores variants in S3, replies (flow C)."""

@@ -1,0 +1,47 @@
+"""The resize worker's Prometheus metrics, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.jobs = Counter(
+            "resize_jobs_total",
+            "Resize requests handled, by outcome: resized, cached (variant already stored), "
+            "malformed, retry, or the error code of a refusal (not_an_image, too_many_pixels, ...).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "resize_job_duration_seconds",
+            "Time from taking a resize request to answering it, by outcome.",
+            ["outcome"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.timeouts = Counter(
+            "resize_job_timeouts_total",
+            "Resizes that outlived JOB_TIMEOUT: answered RESIZE_TIMEOUT, then finished and stored.",
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "resize_jobs_in_progress",
+            "Resize requests being handled right now.",
+            registry=self.registry,
+        )
+        self.variant_bytes = Histogram(
+            "resize_variant_bytes",
+            "Size of the variants written.",
+            buckets=(1e3, 5e3, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 5e6),
+            registry=self.registry,
+        )
+
+    def count(self, outcome: str) -> float:
+        """The current value of ``resize_jobs_total{outcome=...}`` (for tests and logs)."""
+        value = self.registry.get_sample_value("resize_jobs_total", {"outcome": outcome})
+        return value or 0.0

@@ -1,0 +1,258 @@
+"""Flow D against a real SeaweedFS and a real RabbitMQ: the bridge (metadata-log and webhook
+sources) publishes normalized events; the cleanup worker deletes the variants of a removed original.
+
+Every test has its own vhost and bucket; the bridge runs in-process under uvicorn on a free port,
+with its checkpoint file in the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+import uvicorn
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from services.bridge.app import create_app
+from services.bridge.settings import BridgeSettings
+from services.cleanup.__main__ import build as build_cleanup
+from services.cleanup.settings import CleanupSettings
+from services.cleanup.worker import CleanupWorker
+from shared.broker import declare_events_exchange
+from shared.events import ObjectEvent
+from shared.health import SidePortServer
+from shared.keys import new_file_id
+from shared.s3 import ObjectStore
+from tests.support.infra import Infra
+from tests.support.ports import free_port
+
+StartBridge = Callable[..., Awaitable["RunningBridge"]]
+
+
+class RunningBridge:
+    def __init__(self, server: SidePortServer, task: asyncio.Task[None], port: int) -> None:
+        self.server = server
+        self.task = task
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if not self.task.done():
+            self.server.should_exit = True
+            await asyncio.wait_for(self.task, timeout=30)
+
+
+@pytest.fixture
+async def start_bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path: Path) -> AsyncIterator[StartBridge]:
+    running: list[RunningBridge] = []
+
+    async def start(**overrides: Any) -> RunningBridge:
+        port = free_port()
+        values: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": port,
+            "seaweedfs_filer": infra.filer_address,
+            "weed_binary": infra.weed_binary,
+            "bridge_checkpoint_path": str(tmp_path / "bridge-checkpoint"),
+            "bridge_resume_margin": 2.0,
+        }
+        values.update(overrides)
+        settings: BridgeSettings = settings_for(BridgeSettings, **values)
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        server = SidePortServer(config)
+        task = asyncio.create_task(server.serve())
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.02)
+        if task.done():
+            task.result()
+        assert server.started, "the bridge did not start"
+        bridge = RunningBridge(server, task, port)
+        running.append(bridge)
+        await wait_ready(bridge.url)
+        return bridge
+
+    yield start
+    for bridge in running:
+        await bridge.stop()
+
+
+async def wait_ready(url: str, timeout: float = 20.0) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            response = await client.get("/readyz")
+            if response.status_code == 200:
+                return
+            assert asyncio.get_running_loop().time() < deadline, response.text
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def cleanup_worker(settings_for: Callable[..., Any]) -> AsyncIterator[CleanupWorker]:
+    settings: CleanupSettings = settings_for(CleanupSettings, port=free_port(), sweep_interval=0)
+    worker = build_cleanup(settings)
+    await worker.start()
+    yield worker
+    await worker.stop()
+
+
+@pytest.fixture
+async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
+    conn = await aio_pika.connect_robust(amqp_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def events_queue(connection: AbstractRobustConnection) -> AbstractQueue:
+    """A test queue bound to every ``object.*`` event, like any other interested party's."""
+    channel = await connection.channel()
+    exchange = await declare_events_exchange(channel)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="object.*")
+    return queue
+
+
+async def next_message(queue: AbstractQueue, timeout: float = 20.0) -> AbstractIncomingMessage:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is not None:
+            return message
+        assert asyncio.get_running_loop().time() < deadline, "no event arrived"
+        await asyncio.sleep(0.05)
+
+
+async def assert_no_more(queue: AbstractQueue, wait: float = 2.0) -> None:
+    await asyncio.sleep(wait)
+    message = await queue.get(no_ack=True, fail=False)
+    assert message is None, f"unexpected event: {message.body if message else b''!r}"
+
+
+async def wait_until_empty(store: ObjectStore, prefix: str, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await store.list_keys(prefix):
+        assert asyncio.get_running_loop().time() < deadline, f"{prefix} still has objects"
+        await asyncio.sleep(0.1)
+
+
+async def put_original_with_variants(store: ObjectStore, name: str) -> tuple[str, str]:
+    file_id = new_file_id()
+    key = f"{file_id}/{name}"
+    await store.put_bytes(key, b"original bytes", content_type="image/jpeg")
+    for width in (100, 300):
+        await store.put_bytes(f"variants/{key}/w{width}.jpg", b"variant", content_type="image/jpeg")
+    return file_id, key
+
+
+async def test_delete_original_removes_its_variants(
+    start_bridge: StartBridge,
+    cleanup_worker: CleanupWorker,
+    events_queue: AbstractQueue,
+    store: ObjectStore,
+) -> None:
+    await start_bridge()
+    file_id, key = await put_original_with_variants(store, "photo one+x.jpg")
+
+    created = await next_message(events_queue)
+    assert created.routing_key == "object.created"
+    event = ObjectEvent.from_json(created.body)
+    assert (event.key, event.bucket, event.size, event.source) == (key, store.bucket, 14, "seaweedfs")
+
+    await store.delete(key)
+    removed = await next_message(events_queue)
+    assert removed.routing_key == "object.removed"
+    assert removed.content_type == "application/json"
+    assert removed.message_id
+    event = ObjectEvent.from_json(removed.body)
+    assert (event.type, event.key) == ("object.removed", key)
+    assert removed.message_id == event.message_id
+
+    await wait_until_empty(store, f"variants/{file_id}/")
+    # neither the variant uploads nor their deletion by the cleanup worker produced events
+    await assert_no_more(events_queue)
+
+
+async def test_bridge_resumes_from_its_checkpoint(
+    start_bridge: StartBridge, events_queue: AbstractQueue, store: ObjectStore, tmp_path: Path
+) -> None:
+    bridge = await start_bridge()
+    key = f"{new_file_id()}/report.pdf"
+    await store.put_bytes(key, b"%PDF-1.4", content_type="application/pdf")
+    created = await next_message(events_queue)
+    assert ObjectEvent.from_json(created.body).key == key
+    await bridge.stop()
+    assert (tmp_path / "bridge-checkpoint").read_text().strip().isdigit()
+
+    await store.delete(key)  # while the bridge is down
+    await asyncio.sleep(0.5)
+
+    await start_bridge()
+    removed = await next_message(events_queue)
+    assert removed.routing_key == "object.removed"
+    assert ObjectEvent.from_json(removed.body).key == key
+    await assert_no_more(events_queue)  # the creation was not published a second time
+
+
+async def test_webhook_source(start_bridge: StartBridge, events_queue: AbstractQueue, store: ObjectStore) -> None:
+    bridge = await start_bridge(bridge_source="webhook", bridge_webhook_token="s3cret")
+    file_id = new_file_id()
+    auth = {"Authorization": "Bearer s3cret", "x-correlation-id": "corr-123"}
+    seaweed = {
+        "event_type": "delete",
+        "key": f"/buckets/{store.bucket}/{file_id}/photo one+x.jpg",
+        "message": {
+            "old_entry": {"name": "photo one+x.jpg", "attributes": {"file_size": 10, "mime": "image/jpeg"}},
+            "delete_chunks": True,
+            "signatures": [-346853235],
+        },
+    }
+    s3 = {
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": f"{store.bucket}/{file_id}/photo+one%2Bx.jpg",
+        "Records": [
+            {
+                "eventName": "s3:ObjectCreated:Put",
+                "eventTime": "2026-11-24T20:00:00.000Z",
+                "s3": {
+                    "bucket": {"name": store.bucket},
+                    "object": {"key": f"{file_id}/photo+one%2Bx.jpg", "size": 10, "eTag": "abc"},
+                },
+            }
+        ],
+    }
+    async with httpx.AsyncClient(base_url=bridge.url, timeout=10) as client:
+        response = await client.post("/events/seaweedfs", json=seaweed, headers=auth)
+        assert response.status_code == 204, response.text
+        removed = await next_message(events_queue)
+        assert removed.routing_key == "object.removed"
+        assert removed.headers.get("x-correlation-id") == "corr-123"
+        assert ObjectEvent.from_json(removed.body).key == f"{file_id}/photo one+x.jpg"
+
+        response = await client.post("/events/s3", content=json.dumps(s3), headers=auth)
+        assert response.status_code == 204, response.text
+        created = ObjectEvent.from_json((await next_message(events_queue)).body)
+        assert (created.type, created.key, created.size) == (
+            "object.created",
+            f"{file_id}/photo one+x.jpg",
+            10,
+        )
+
+        malformed = await client.post("/events/s3", content=b"{not json", headers=auth)
+        assert malformed.status_code == 400
+        assert malformed.json()["code"] == "BAD_REQUEST"
+        unauthorized = await client.post("/events/seaweedfs", json=seaweed)
+        assert unauthorized.status_code == 401
+
+        variant = {**seaweed, "key": f"/buckets/{store.bucket}/variants/{file_id}/p.jpg/w100.jpg"}
+        assert (await client.post("/events/seaweedfs", json=variant, headers=auth)).status_code == 204
+        metrics = (await client.get("/metrics")).text
+        assert 'bridge_events_published_total{type="object.removed"} 1.0' in metrics
+    await assert_no_more(events_queue, wait=1.0)

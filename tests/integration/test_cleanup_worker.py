@@ -1,0 +1,176 @@
+"""The cleanup worker against a real RabbitMQ vhost and a real S3 bucket: events, poison
+messages, idempotency and the orphan sweep."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from services.cleanup.__main__ import build
+from services.cleanup.metrics import Metrics
+from services.cleanup.settings import CleanupSettings
+from services.cleanup.sweep import Sweeper
+from services.cleanup.worker import CleanupWorker
+from shared.broker import EVENTS_EXCHANGE
+from shared.events import ObjectEvent
+from shared.keys import new_file_id
+from shared.s3 import ObjectStore
+from tests.support.ports import free_port
+
+StartWorker = Callable[..., Awaitable[tuple[CleanupWorker, str]]]
+
+
+@pytest.fixture
+async def start_worker(settings_for: Callable[..., Any]) -> AsyncIterator[StartWorker]:
+    workers: list[CleanupWorker] = []
+
+    async def start(**overrides: Any) -> tuple[CleanupWorker, str]:
+        port = free_port()
+        values: dict[str, Any] = {"port": port, "sweep_interval": 0}
+        values.update(overrides)
+        worker = build(settings_for(CleanupSettings, **values))
+        await worker.start()
+        workers.append(worker)
+        return worker, f"http://127.0.0.1:{port}"
+
+    yield start
+    for worker in workers:
+        await worker.stop()
+
+
+@pytest.fixture
+async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
+    conn = await aio_pika.connect_robust(amqp_url)
+    yield conn
+    await conn.close()
+
+
+async def publish_removed(connection: AbstractRobustConnection, body: bytes) -> None:
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    await exchange.publish(
+        aio_pika.Message(body, content_type="application/json", message_id="m"), routing_key="object.removed"
+    )
+    await channel.close()
+
+
+def removed_event(bucket: str, key: str) -> bytes:
+    return ObjectEvent(
+        type="object.removed",
+        bucket=bucket,
+        key=key,
+        size=None,
+        etag=None,
+        sequencer="1",
+        time="2026-11-24T20:00:00.000Z",
+        source="test",
+    ).to_json()
+
+
+async def put_variants(store: ObjectStore, key: str) -> None:
+    for width in (100, 300, 500):
+        await store.put_bytes(f"variants/{key}/w{width}.jpg", b"v", content_type="image/jpeg")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_removed_event_deletes_variants_and_is_idempotent(
+    start_worker: StartWorker, connection: AbstractRobustConnection, store: ObjectStore
+) -> None:
+    _, url = await start_worker()
+    file_id = new_file_id()
+    key = f"{file_id}/photo.jpg"
+    other = f"{new_file_id()}/keep.jpg"
+    await put_variants(store, key)
+    await put_variants(store, other)
+
+    await publish_removed(connection, removed_event(store.bucket, key))
+    await eventually(lambda: _empty(store, f"variants/{file_id}/"))
+    await publish_removed(connection, removed_event(store.bucket, key))  # a duplicate: nothing to do
+
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        assert (await client.get("/readyz")).status_code == 200
+
+        async def acked_twice() -> bool:
+            text = (await client.get("/metrics")).text
+            return 'cleanup_messages_total{outcome="ack"} 2.0' in text
+
+        await eventually(acked_twice)
+        metrics = (await client.get("/metrics")).text
+    assert 'cleanup_variants_deleted_total{via="event"} 3.0' in metrics
+    assert len(await store.list_keys(f"variants/{other}/")) == 3
+
+
+async def test_removed_event_keeps_variants_of_an_original_that_still_exists(
+    start_worker: StartWorker, connection: AbstractRobustConnection, store: ObjectStore
+) -> None:
+    _, url = await start_worker()
+    key = f"{new_file_id()}/photo.jpg"
+    await store.put_bytes(key, b"original", content_type="image/jpeg")
+    await put_variants(store, key)
+    await publish_removed(connection, removed_event(store.bucket, key))
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+
+        async def acked() -> bool:
+            return 'cleanup_messages_total{outcome="ack"} 1.0' in (await client.get("/metrics")).text
+
+        await eventually(acked)
+    assert len(await store.list_keys(f"variants/{key}/")) == 3
+
+
+async def test_malformed_message_is_dead_lettered_and_the_worker_goes_on(
+    start_worker: StartWorker, connection: AbstractRobustConnection, store: ObjectStore
+) -> None:
+    await start_worker()
+    await publish_removed(connection, b"{this is not an event")
+    channel = await connection.channel()
+    dead = await channel.declare_queue("cleanup.dead", durable=True, passive=True)
+
+    async def dead_lettered() -> bool:
+        message = await dead.get(no_ack=True, fail=False)
+        if message is None:
+            return False
+        assert message.body == b"{this is not an event"
+        return True
+
+    await eventually(dead_lettered)
+
+    key = f"{new_file_id()}/after.jpg"
+    await put_variants(store, key)
+    await publish_removed(connection, removed_event(store.bucket, key))
+    await eventually(lambda: _empty(store, f"variants/{key}/"))
+
+
+async def test_sweep_deletes_orphan_variants_only(start_worker: StartWorker, store: ObjectStore) -> None:
+    orphan = f"{new_file_id()}/gone.jpg"
+    kept = f"{new_file_id()}/here.jpg"
+    await put_variants(store, orphan)
+    await store.put_bytes(kept, b"original", content_type="image/jpeg")
+    await put_variants(store, kept)
+    await store.put_bytes("variants/not-an-id/x/w100.jpg", b"v", content_type="image/jpeg")
+
+    # within the grace period nothing is touched
+    young = await Sweeper(store, grace_seconds=3600, metrics=Metrics()).run_once()
+    assert (young.orphans, young.too_young, young.deleted) == (1, 1, 0)
+    assert len(await store.list_keys(f"variants/{orphan}/")) == 3
+
+    # the worker's own periodic sweep, with no grace, takes the orphan and leaves the rest
+    await start_worker(sweep_interval=0.5, sweep_grace=0)
+    await eventually(lambda: _empty(store, f"variants/{orphan}/"))
+    assert len(await store.list_keys(f"variants/{kept}/")) == 3
+    assert len(await store.list_keys("variants/not-an-id/")) == 1
+
+
+async def _empty(store: ObjectStore, prefix: str) -> bool:
+    return not await store.list_keys(prefix)

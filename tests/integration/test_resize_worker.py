@@ -1,0 +1,253 @@
+"""The resize worker against a real RabbitMQ vhost and a real SeaweedFS bucket, in process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+from PIL import Image
+
+from services.resize.app import ResizeService
+from services.resize.settings import Settings
+from shared.broker import RESIZE_QUEUE, RpcClient
+from shared.keys import new_file_id
+from shared.messages import ResizeReply, ResizeRequest
+from shared.s3 import ObjectStore, make_client
+from tests.support.images import jpeg_bytes, photo
+from tests.support.ports import free_port
+
+RPC_TIMEOUT = 30.0
+DEAD_QUEUE = f"{RESIZE_QUEUE}.dead"
+
+
+async def start_worker(settings: Settings) -> ResizeService:
+    service = ResizeService(settings)
+    await service.start()
+    return service
+
+
+@pytest.fixture
+async def worker(settings_for: Callable[..., Any]) -> AsyncIterator[ResizeService]:
+    service = await start_worker(settings_for(Settings, port=free_port(), worker_threads=2))
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@pytest.fixture
+async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
+    conn = await aio_pika.connect_robust(amqp_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def rpc(connection: AbstractRobustConnection) -> RpcClient:
+    return await RpcClient.create(connection)
+
+
+async def ask(rpc: RpcClient, key: str, width: int, fmt: str = "jpeg") -> ResizeReply:
+    body = await rpc.call(RESIZE_QUEUE, ResizeRequest(key, width, fmt).to_json(), timeout=RPC_TIMEOUT)
+    return ResizeReply.from_json(body)
+
+
+async def put_jpeg(store: ObjectStore, width: int = 1200, height: int = 800, name: str = "photo.jpg") -> str:
+    key = f"{new_file_id()}/{name}"
+    await store.put_bytes(key, jpeg_bytes(width, height), content_type="image/jpeg")
+    return key
+
+
+async def dead_letters(connection: AbstractRobustConnection, timeout: float = 15.0) -> list[bytes]:
+    """Drain ``resize.requests.dead``, waiting up to ``timeout`` for the first message."""
+    channel = await connection.channel()
+    queue = await channel.get_queue(DEAD_QUEUE, ensure=True)
+    bodies: list[bytes] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is not None:
+            bodies.append(message.body)
+            continue
+        if bodies or asyncio.get_running_loop().time() > deadline:
+            await channel.close()
+            return bodies
+        await asyncio.sleep(0.2)
+
+
+async def test_resizes_a_jpeg_and_stores_the_variant(
+    worker: ResizeService, rpc: RpcClient, store: ObjectStore, settings_for: Callable[..., Any]
+) -> None:
+    key = await put_jpeg(store, 1200, 800)
+
+    reply = await ask(rpc, key, 300)
+
+    assert reply.status == "ok", reply
+    assert reply.variant_key == f"variants/{key}/w300.jpg"
+    assert reply.content_type == "image/jpeg"
+    info, data = await store.get_bytes(reply.variant_key)
+    assert info.size == reply.size == len(data)
+    assert info.content_type == "image/jpeg"
+    with Image.open(io.BytesIO(data)) as variant:
+        assert (variant.format, variant.size) == ("JPEG", (300, 200))
+    head = make_client(settings_for(Settings)).head_object(Bucket=store.bucket, Key=reply.variant_key)
+    assert head["CacheControl"] == "public, max-age=31536000, immutable"
+
+
+async def test_a_second_request_reuses_the_stored_variant(
+    worker: ResizeService, rpc: RpcClient, store: ObjectStore
+) -> None:
+    key = await put_jpeg(store)
+    first = await ask(rpc, key, 500)
+    assert first.status == "ok" and first.variant_key
+    stored = await store.head(first.variant_key)
+
+    second = await ask(rpc, key, 500)
+
+    assert second == first
+    again = await store.head(first.variant_key)
+    assert stored is not None and again is not None
+    assert (again.etag, again.last_modified) == (stored.etag, stored.last_modified)
+    assert worker.metrics.count("resized") == 1
+    assert worker.metrics.count("cached") == 1
+
+
+async def test_png_keeps_alpha_and_webp_is_made(worker: ResizeService, rpc: RpcClient, store: ObjectStore) -> None:
+    key = f"{new_file_id()}/logo.png"
+    buffer = io.BytesIO()
+    photo(640, 480, mode="RGBA").save(buffer, "PNG")
+    await store.put_bytes(key, buffer.getvalue(), content_type="image/png")
+
+    png, webp = await asyncio.gather(ask(rpc, key, 100, "png"), ask(rpc, key, 100, "webp"))
+
+    assert png.status == webp.status == "ok"
+    assert (png.variant_key, webp.variant_key) == (f"variants/{key}/w100.png", f"variants/{key}/w100.webp")
+    assert png.variant_key and webp.variant_key
+    for variant_key, fmt in ((png.variant_key, "PNG"), (webp.variant_key, "WEBP")):
+        _, data = await store.get_bytes(variant_key)
+        with Image.open(io.BytesIO(data)) as image:
+            assert (image.format, image.mode, image.size) == (fmt, "RGBA", (100, 75))
+
+
+async def test_refusals_are_answered_and_the_worker_keeps_serving(
+    worker: ResizeService, rpc: RpcClient, store: ObjectStore
+) -> None:
+    text_key = f"{new_file_id()}/notes.jpg"
+    await store.put_bytes(text_key, b"these are not pixels" * 100, content_type="image/jpeg")
+    missing_key = f"{new_file_id()}/gone.jpg"
+
+    not_an_image = await ask(rpc, text_key, 300)
+    missing = await ask(rpc, missing_key, 300)
+    not_ours = await ask(rpc, "some/deep/key.jpg", 300)
+    good = await ask(rpc, await put_jpeg(store), 100)
+
+    assert (not_an_image.status, not_an_image.code) == ("error", "NOT_AN_IMAGE")
+    assert (missing.status, missing.code) == ("error", "NOT_FOUND")
+    assert (not_ours.status, not_ours.code) == ("error", "BAD_REQUEST")
+    assert good.status == "ok"
+    assert await store.list_keys(f"variants/{text_key.split('/')[0]}/") == []
+
+
+async def test_limits_are_refusals(settings_for: Callable[..., Any], rpc: RpcClient, store: ObjectStore) -> None:
+    service = await start_worker(
+        settings_for(Settings, port=free_port(), max_pixels=500 * 500, max_source_bytes=200_000)
+    )
+    try:
+        many_pixels = await put_jpeg(store, 600, 600)
+        big_file = f"{new_file_id()}/big.jpg"
+        await store.put_bytes(big_file, jpeg_bytes(400, 400, quality=100) + b"\0" * 250_000, content_type="image/jpeg")
+
+        pixels, size = await ask(rpc, many_pixels, 100), await ask(rpc, big_file, 100)
+
+        assert (pixels.status, pixels.code) == ("error", "TOO_MANY_PIXELS")
+        assert (size.status, size.code) == ("error", "SOURCE_TOO_LARGE")
+    finally:
+        await service.stop()
+
+
+async def test_malformed_request_is_answered_and_dead_lettered(
+    worker: ResizeService, rpc: RpcClient, connection: AbstractRobustConnection, store: ObjectStore
+) -> None:
+    body = await rpc.call(RESIZE_QUEUE, b'{"key": 42, "width": "wide"}', timeout=RPC_TIMEOUT)
+    channel = await connection.channel()
+    await channel.default_exchange.publish(aio_pika.Message(b"\xff not json"), routing_key=RESIZE_QUEUE)
+    await channel.close()
+
+    reply = ResizeReply.from_json(body)
+    assert (reply.status, reply.code) == ("error", "BAD_REQUEST")
+    dead = await dead_letters(connection)
+    while len(dead) < 2:
+        more = await dead_letters(connection)
+        assert more, f"only {dead} reached {DEAD_QUEUE}"
+        dead += more
+    assert sorted(dead) == sorted([b'{"key": 42, "width": "wide"}', b"\xff not json"])
+    # still alive and serving
+    assert (await ask(rpc, await put_jpeg(store), 100)).status == "ok"
+    assert worker.metrics.count("malformed") == 2
+
+
+async def test_slow_resize_answers_timeout_then_stores_the_variant(
+    settings_for: Callable[..., Any], rpc: RpcClient, store: ObjectStore
+) -> None:
+    service = await start_worker(settings_for(Settings, port=free_port(), job_timeout=0.001))
+    try:
+        key = f"{new_file_id()}/large.png"
+        buffer = io.BytesIO()
+        photo(2400, 1600, mode="RGBA").save(buffer, "PNG", compress_level=1)
+        await store.put_bytes(key, buffer.getvalue(), content_type="image/png")
+
+        reply = await ask(rpc, key, 300, "png")
+
+        assert (reply.status, reply.code) == ("error", "RESIZE_TIMEOUT")
+        variant = f"variants/{key}/w300.png"
+        for _ in range(100):
+            if await store.head(variant) is not None:
+                break
+            await asyncio.sleep(0.1)
+        later = await ask(rpc, key, 300, "png")
+        assert (later.status, later.variant_key) == ("ok", variant)
+    finally:
+        await service.stop()
+
+
+async def test_unreachable_store_is_retried_then_answered_and_dead_lettered(
+    settings_for: Callable[..., Any], rpc: RpcClient, connection: AbstractRobustConnection
+) -> None:
+    port = free_port()
+    service = await start_worker(settings_for(Settings, port=port, s3_endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            ready = await http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["broker"] == "ok"
+
+        reply = await asyncio.wait_for(ask(rpc, f"{new_file_id()}/photo.jpg", 300), timeout=120)
+
+        assert (reply.status, reply.code) == ("error", "UNAVAILABLE")
+        dead = await dead_letters(connection, timeout=60)
+        assert [json.loads(body)["width"] for body in dead] == [300]
+        assert service.metrics.count("retry") >= 5
+    finally:
+        await service.stop()
+
+
+async def test_side_port_health_and_metrics(worker: ResizeService, rpc: RpcClient, store: ObjectStore) -> None:
+    assert (await ask(rpc, await put_jpeg(store), 100)).status == "ok"
+    port = worker.side_port
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        health, ready, metrics = await asyncio.gather(http.get("/healthz"), http.get("/readyz"), http.get("/metrics"))
+
+    assert health.status_code == 200
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"broker": "ok", "s3": "ok"}
+    assert 'resize_jobs_total{outcome="resized"} 1.0' in metrics.text
+    assert "resize_job_duration_seconds_bucket" in metrics.text

@@ -1,0 +1,64 @@
+"""The resize worker's pure rules: when to answer before a requeue, which quality, which settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.resize.settings import Settings
+from services.resize.worker import Limits, is_last_attempt
+from shared.broker import DELIVERY_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("headers", "redelivered", "last"),
+    [
+        ({"x-delivery-count": 0}, False, False),
+        ({"x-delivery-count": 1}, True, False),
+        ({"x-delivery-count": DELIVERY_LIMIT - 2}, True, False),
+        ({"x-delivery-count": DELIVERY_LIMIT - 1}, True, True),
+        ({"x-delivery-count": DELIVERY_LIMIT}, True, True),
+        (None, False, False),
+        ({}, True, True),  # no count to go by: any redelivery answers
+        ({"x-delivery-count": "4"}, False, False),
+    ],
+)
+def test_is_last_attempt(headers: dict[str, object] | None, redelivered: bool, last: bool) -> None:
+    assert is_last_attempt(headers, redelivered) is last
+
+
+def test_quality_per_format() -> None:
+    limits = Limits(max_pixels=1, max_source_bytes=1, jpeg_quality=82, webp_quality=75, job_timeout=1)
+    assert (limits.quality("jpeg"), limits.quality("webp"), limits.quality("png")) == (82, 75, 82)
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PORT", "MAX_PIXELS", "MAX_SOURCE_BYTES", "JPEG_QUALITY", "WORKER_THREADS", "JOB_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.port == 8002
+    assert settings.max_pixels == 50_000_000
+    assert settings.max_source_bytes == 100 * 1024 * 1024
+    assert (settings.jpeg_quality, settings.webp_quality) == (82, 80)
+    assert settings.job_timeout == 30
+    assert settings.pool_size() >= 1
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9102")
+    monkeypatch.setenv("MAX_PIXELS", "1000")
+    monkeypatch.setenv("WORKER_THREADS", "3")
+    monkeypatch.setenv("JOB_TIMEOUT", "2.5")
+    settings = Settings()
+    assert (settings.port, settings.max_pixels, settings.pool_size(), settings.job_timeout) == (
+        9102,
+        1000,
+        3,
+        2.5,
+    )
+
+
+@pytest.mark.parametrize(("name", "value"), [("JPEG_QUALITY", "0"), ("WORKER_THREADS", "-1"), ("JOB_TIMEOUT", "0")])
+def test_settings_refuse_nonsense(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError):
+        Settings()
