@@ -22,8 +22,12 @@ fi
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing the project and its tools into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  if ! { .venv/bin/python -m pip install -q --disable-pip-version-check -U pip &&
+         .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'; } >.venv/pip.log 2>&1; then
+    cat .venv/pip.log
+    echo "bootstrap: pip install failed (log above, also in .venv/pip.log)"
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
