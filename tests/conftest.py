@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from devstack.seaweed import s3_client
 from shared.s3 import ObjectStore
 from shared.settings import CommonSettings
 from tests.support.infra import Infra, provide_infra
+from tests.support.servers import InProcessServer
 
 S = TypeVar("S", bound=CommonSettings)
 
@@ -88,3 +89,18 @@ def settings_for(service_env: dict[str, str]) -> Callable[..., Any]:
 @pytest.fixture
 def store(settings_for: Callable[..., Any]) -> ObjectStore:
     return ObjectStore.from_settings(settings_for(CommonSettings))
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[Callable[..., Awaitable[InProcessServer]]]:
+    """Serve ASGI apps in-process on free ports; every one is stopped after the test."""
+    running: list[InProcessServer] = []
+
+    async def serve(app: Any, port: int | None = None) -> InProcessServer:
+        server = await InProcessServer(app, port).start()
+        running.append(server)
+        return server
+
+    yield serve
+    for server in reversed(running):
+        await server.stop()

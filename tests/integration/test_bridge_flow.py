@@ -16,7 +16,6 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
-import uvicorn
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from services.bridge.app import create_app
@@ -26,32 +25,20 @@ from services.cleanup.settings import CleanupSettings
 from services.cleanup.worker import CleanupWorker
 from shared.broker import declare_events_exchange
 from shared.events import ObjectEvent
-from shared.health import SidePortServer
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
 from tests.support.infra import Infra
 from tests.support.ports import free_port
+from tests.support.servers import InProcessServer
 
-StartBridge = Callable[..., Awaitable["RunningBridge"]]
-
-
-class RunningBridge:
-    def __init__(self, server: SidePortServer, task: asyncio.Task[None], port: int) -> None:
-        self.server = server
-        self.task = task
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if not self.task.done():
-            self.server.should_exit = True
-            await asyncio.wait_for(self.task, timeout=30)
+StartBridge = Callable[..., Awaitable[InProcessServer]]
 
 
 @pytest.fixture
 async def start_bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path: Path) -> AsyncIterator[StartBridge]:
-    running: list[RunningBridge] = []
+    running: list[InProcessServer] = []
 
-    async def start(**overrides: Any) -> RunningBridge:
+    async def start(**overrides: Any) -> InProcessServer:
         port = free_port()
         values: dict[str, Any] = {
             "host": "127.0.0.1",
@@ -63,17 +50,8 @@ async def start_bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path:
         }
         values.update(overrides)
         settings: BridgeSettings = settings_for(BridgeSettings, **values)
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        server = SidePortServer(config)
-        task = asyncio.create_task(server.serve())
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.02)
-        if task.done():
-            task.result()
-        assert server.started, "the bridge did not start"
-        bridge = RunningBridge(server, task, port)
+        bridge = InProcessServer(create_app(settings), port)
+        await bridge.start()
         running.append(bridge)
         await wait_ready(bridge.url)
         return bridge

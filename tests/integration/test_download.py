@@ -8,14 +8,12 @@ download side's protocol only (the real worker is tested end to end elsewhere).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aio_pika
 import httpx
 import pytest
-import uvicorn
 from aio_pika.abc import AbstractIncomingMessage
 
 from services.download.app import build_app
@@ -26,45 +24,29 @@ from shared.keys import new_file_id
 from shared.messages import EXTENSIONS, FORMATS, ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
 from tests.support.ports import free_port
+from tests.support.servers import InProcessServer
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 Start = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the test stops it."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @pytest.fixture
-async def start_download(settings_for: Callable[..., Any]) -> AsyncIterator[Start]:
-    running: list[tuple[_Server, asyncio.Task[None], httpx.AsyncClient]] = []
+async def start_download(
+    settings_for: Callable[..., Any], serve_app: Callable[..., Awaitable[InProcessServer]]
+) -> AsyncIterator[Start]:
+    clients: list[httpx.AsyncClient] = []
 
     async def start(**overrides: Any) -> httpx.AsyncClient:
         port = free_port()
         settings: Settings = settings_for(Settings, host="127.0.0.1", port=port, **overrides)
-        config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        server = _Server(config)
-        task = asyncio.create_task(server.serve())
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.02)
-        if task.done():
-            task.result()
-        assert server.started, "the download service did not start"
-        client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
-        running.append((server, task, client))
+        server = await serve_app(build_app(settings), port)
+        client = httpx.AsyncClient(base_url=server.url, timeout=30)
+        clients.append(client)
         return client
 
     yield start
-    for server, task, client in running:
+    for client in clients:
         await client.aclose()
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
 
 
 def _original(name: str) -> str:

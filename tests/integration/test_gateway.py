@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from services.gateway.app import build_app
 from services.gateway.devtoken import mint_token
@@ -25,6 +23,7 @@ from services.gateway.settings import GatewaySettings
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
 from tests.support.ports import free_port
+from tests.support.servers import InProcessServer
 
 ALL = "files:*"
 PRESIGN = """
@@ -68,14 +67,6 @@ query GetSettings { fileManager { getSettings {
 """
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the test stops it."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @dataclass
 class Gateway:
     http: httpx.AsyncClient
@@ -106,31 +97,22 @@ Start = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture
-async def start_gateway(settings_for: Callable[..., Any]) -> AsyncIterator[Start]:
-    running: list[tuple[_Server, asyncio.Task[None], httpx.AsyncClient]] = []
+async def start_gateway(
+    settings_for: Callable[..., Any], serve_app: Callable[..., Awaitable[InProcessServer]]
+) -> AsyncIterator[Start]:
+    clients: list[httpx.AsyncClient] = []
 
     async def start(**overrides: Any) -> Gateway:
         port = free_port()
         settings: GatewaySettings = settings_for(GatewaySettings, host="127.0.0.1", port=port, **overrides)
-        config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        server = _Server(config)
-        task = asyncio.create_task(server.serve())
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.02)
-        if task.done():
-            task.result()
-        assert server.started, "the gateway did not start"
-        client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
-        running.append((server, task, client))
+        server = await serve_app(build_app(settings), port)
+        client = httpx.AsyncClient(base_url=server.url, timeout=30)
+        clients.append(client)
         return Gateway(client, settings)
 
     yield start
-    for server, task, client in running:
+    for client in clients:
         await client.aclose()
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def upload(payload: dict[str, Any], content: bytes, **field_overrides: str) -> httpx.Response:
