@@ -47,6 +47,14 @@ async def declare_events_exchange(channel: AbstractChannel) -> AbstractExchange:
     return await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
 
 
+async def declare_dead_letter_queue(channel: AbstractChannel, name: str) -> AbstractExchange:
+    """``files.dlx`` and the quorum queue ``name.dead`` bound to it with routing key ``name``."""
+    dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
+    dead = await channel.declare_queue(f"{name}.dead", durable=True, arguments={"x-queue-type": "quorum"})
+    await dead.bind(dlx, routing_key=name)
+    return dlx
+
+
 async def declare_work_queue(
     channel: AbstractChannel,
     name: str,
@@ -55,9 +63,7 @@ async def declare_work_queue(
     routing_keys: Iterable[str] = (),
 ) -> AbstractQueue:
     """A quorum queue with a delivery limit and its dead-letter route ``files.dlx`` -> ``name.dead``."""
-    dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
-    dead = await channel.declare_queue(f"{name}.dead", durable=True, arguments={"x-queue-type": "quorum"})
-    await dead.bind(dlx, routing_key=name)
+    await declare_dead_letter_queue(channel, name)
     queue = await channel.declare_queue(
         name,
         durable=True,
@@ -72,6 +78,34 @@ async def declare_work_queue(
         for key in routing_keys:
             await queue.bind(bind_to, routing_key=key)
     return queue
+
+
+class DeadLetterPublisher:
+    """Parks input that could not become a message (say a malformed notification) in ``name.dead``,
+    with the reason in its headers, so that nothing is dropped without a trace."""
+
+    def __init__(self, exchange: AbstractExchange, name: str) -> None:
+        self._exchange = exchange
+        self._name = name
+
+    @classmethod
+    async def declare(cls, connection: AbstractRobustConnection, name: str) -> DeadLetterPublisher:
+        channel = await connection.channel(publisher_confirms=True)
+        return cls(await declare_dead_letter_queue(channel, name), name)
+
+    async def publish(self, body: bytes, *, reason: str, source: str, correlation_id: str | None = None) -> None:
+        message = aio_pika.Message(
+            body=body,
+            content_type="application/octet-stream",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=uuid.uuid4().hex,
+            headers={
+                CORRELATION_HEADER: correlation_id or uuid.uuid4().hex,
+                "x-dead-letter-reason": reason[:500],
+                "x-source": source,
+            },
+        )
+        await self._exchange.publish(message, routing_key=self._name)
 
 
 class EventPublisher:

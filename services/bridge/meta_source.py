@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ class MetaTailSource:
         if isinstance(item, Malformed):
             self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
             log.warning("skipping malformed metadata-log output", reason=item.reason, text=item.text[:300])
+            await self._publisher.dead_letter(item.text.encode(), reason=item.reason, source=SOURCE)
             return
         await self._handle_record(item)
 
@@ -200,6 +202,7 @@ class MetaTailSource:
         except MalformedEvent as exc:
             self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
             log.warning("skipping metadata-log record without a timestamp", error=str(exc))
+            await self._publisher.dead_letter(_dump(item.data), reason=str(exc), source=SOURCE)
             return
         if not is_new(ts_ns, self._position):
             self._metrics.records.labels(source=SOURCE, outcome="replayed").inc()
@@ -209,6 +212,7 @@ class MetaTailSource:
         except MalformedEvent as exc:
             self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
             log.warning("skipping malformed metadata-log record", error=str(exc), ts_ns=ts_ns)
+            await self._publisher.dead_letter(_dump(item.data), reason=str(exc), source=SOURCE)
             events = []
         else:
             outcome = "published" if events else "dropped"
@@ -241,3 +245,7 @@ class MetaTailSource:
         await asyncio.to_thread(self._checkpoint.save, position)
         self._saved_position = position
         self._saved_at = time.monotonic()
+
+
+def _dump(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":"), default=str).encode()

@@ -25,6 +25,12 @@ class Metrics:
             "Publications the broker did not confirm (retried or answered with 5xx).",
             registry=self.registry,
         )
+        self.dead_lettered = Counter(
+            "bridge_dead_lettered_total",
+            "Malformed inputs parked in the bridge.dead queue.",
+            ["source"],
+            registry=self.registry,
+        )
         self.tail_restarts = Counter(
             "bridge_tail_restarts_total",
             "Times the metadata-log tail process was started again after it ended.",

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.broker import EventPublisher, connect
+from shared.broker import DeadLetterPublisher, EventPublisher, connect
 from shared.errors import Unavailable
 from shared.events import ObjectEvent
 from shared.logging import get_logger
@@ -18,8 +18,13 @@ from .metrics import Metrics
 log = get_logger(__name__)
 
 
+DEAD_LETTER_NAME = "bridge"
+
+
 class Publisher(Protocol):
     async def publish(self, events: Sequence[ObjectEvent], *, correlation_id: str | None) -> None: ...
+
+    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> None: ...
 
 
 class BrokerPublisher:
@@ -32,16 +37,19 @@ class BrokerPublisher:
         self._name = name
         self._connection: AbstractRobustConnection | None = None
         self._publisher: EventPublisher | None = None
+        self._dead_letters: DeadLetterPublisher | None = None
 
     async def start(self) -> None:
         self._connection = await connect(self._url, name=self._name)
         self._publisher = await EventPublisher.declare(self._connection)
+        self._dead_letters = await DeadLetterPublisher.declare(self._connection, DEAD_LETTER_NAME)
 
     async def close(self) -> None:
         if self._connection is not None:
             await self._connection.close()
         self._connection = None
         self._publisher = None
+        self._dead_letters = None
 
     async def check(self) -> None:
         """Readiness: raise unless the broker connection is up."""
@@ -63,3 +71,14 @@ class BrokerPublisher:
                 raise Unavailable(f"the broker did not confirm {event.type} {event.key}: {exc!r}") from exc
             self._metrics.events_published.labels(type=event.type).inc()
             log.info("published", type=event.type, key=event.key, message_id=event.message_id)
+
+    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> None:
+        """Park malformed input in ``bridge.dead`` (best effort: a failure is logged, never raised)."""
+        try:
+            if self._dead_letters is None:
+                raise Unavailable("the bridge is not connected to the broker")
+            await asyncio.wait_for(self._dead_letters.publish(body, reason=reason, source=source), self._timeout)
+            self._metrics.dead_lettered.labels(source=source).inc()
+            log.warning("dead-lettered malformed input", source=source, reason=reason, queue="bridge.dead")
+        except Exception as exc:  # noqa: BLE001 - the input is already logged by the caller
+            log.error("could not dead-letter malformed input", source=source, error=repr(exc))

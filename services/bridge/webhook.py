@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from shared.errors import BadRequest, ServiceError, Unauthorized
+from shared.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
 from shared.events import MalformedEvent, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 
@@ -30,12 +30,6 @@ log = get_logger(__name__)
 MAX_BODY = 4 * 1024 * 1024
 
 Normalizer = Callable[[bytes, str, datetime], list[ObjectEvent]]
-
-
-class PayloadTooLarge(ServiceError):
-    status = 413
-    code = "PAYLOAD_TOO_LARGE"
-    public_message = "The notification is too large."
 
 
 def _seaweedfs(body: bytes, bucket: str, received: datetime) -> list[ObjectEvent]:
@@ -94,6 +88,7 @@ class WebhookReceiver:
             events = normalize(body, self._bucket, self._clock())
         except MalformedEvent as exc:
             self._metrics.records.labels(source=source, outcome="malformed").inc()
+            await self._publisher.dead_letter(body, reason=str(exc), source=source)
             raise BadRequest(f"not a notification: {exc}") from exc
         if events:
             await self._publisher.publish(events, correlation_id=correlation_id)
@@ -111,10 +106,10 @@ class WebhookReceiver:
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLarge()
+        raise PayloadTooLarge("The notification is too large.")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise PayloadTooLarge()
+            raise PayloadTooLarge("The notification is too large.")
     return bytes(body)

@@ -23,7 +23,7 @@ from services.bridge.settings import BridgeSettings
 from services.cleanup.__main__ import build as build_cleanup
 from services.cleanup.settings import CleanupSettings
 from services.cleanup.worker import CleanupWorker
-from shared.broker import declare_events_exchange
+from shared.broker import declare_dead_letter_queue, declare_events_exchange
 from shared.events import ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
@@ -96,6 +96,14 @@ async def events_queue(connection: AbstractRobustConnection) -> AbstractQueue:
     queue = await channel.declare_queue(exclusive=True)
     await queue.bind(exchange, routing_key="object.*")
     return queue
+
+
+@pytest.fixture
+async def bridge_dead_queue(connection: AbstractRobustConnection) -> AbstractQueue:
+    """Where the bridge parks input it could not turn into events."""
+    channel = await connection.channel()
+    await declare_dead_letter_queue(channel, "bridge")
+    return await channel.get_queue("bridge.dead")
 
 
 async def next_message(queue: AbstractQueue, timeout: float = 20.0) -> AbstractIncomingMessage:
@@ -179,7 +187,9 @@ async def test_bridge_resumes_from_its_checkpoint(
     await assert_no_more(events_queue)  # the creation was not published a second time
 
 
-async def test_webhook_source(start_bridge: StartBridge, events_queue: AbstractQueue, store: ObjectStore) -> None:
+async def test_webhook_source(
+    start_bridge: StartBridge, events_queue: AbstractQueue, bridge_dead_queue: AbstractQueue, store: ObjectStore
+) -> None:
     bridge = await start_bridge(bridge_source="webhook", bridge_webhook_token="s3cret")
     file_id = new_file_id()
     auth = {"Authorization": "Bearer s3cret", "x-correlation-id": "corr-123"}
@@ -226,6 +236,8 @@ async def test_webhook_source(start_bridge: StartBridge, events_queue: AbstractQ
         malformed = await client.post("/events/s3", content=b"{not json", headers=auth)
         assert malformed.status_code == 400
         assert malformed.json()["code"] == "BAD_REQUEST"
+        parked = await next_message(bridge_dead_queue)
+        assert parked.body == b"{not json" and parked.headers["x-source"] == "s3-webhook"
         unauthorized = await client.post("/events/seaweedfs", json=seaweed)
         assert unauthorized.status_code == 401
 

@@ -62,6 +62,7 @@ def calls(tmp_path: Path) -> list[list[str]]:
 class RecordingPublisher:
     def __init__(self, failures: int = 0) -> None:
         self.events: list[ObjectEvent] = []
+        self.dead_letters: list[tuple[bytes, str]] = []
         self.attempts = 0
         self._failures = failures
 
@@ -71,6 +72,9 @@ class RecordingPublisher:
             self._failures -= 1
             raise Unavailable("broker down")
         self.events.extend(events)
+
+    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> None:
+        self.dead_letters.append((body, reason))
 
 
 def make_source(
@@ -175,3 +179,20 @@ async def test_tail_is_restarted_from_the_checkpoint_and_replays_nothing_twice(t
     assert first[3] == f"-timeAgo={8 * S // 1000}us"  # 3 s behind + the 5 s margin
     assert second[3] == f"-timeAgo={7 * S // 1000}us"  # the checkpoint moved 1 s on
     assert metrics.tail_restarts._value.get() >= 2
+
+
+async def test_malformed_records_are_dead_lettered_and_the_log_goes_on(tmp_path: Path) -> None:
+    broken = record(NOW + 1 * S, "/buckets/files/abc", "a.jpg")
+    broken["eventNotification"]["newEntry"]["attributes"] = "not an object"
+    records = [broken, record(NOW + 2 * S, "/buckets/files/abc", "b.jpg")]
+    publisher = RecordingPublisher()
+    source, checkpoint, _ = make_source(tmp_path, publisher, fake_weed(tmp_path, records, linger=30))
+    checkpoint.save(NOW)
+    await source.start()
+    try:
+        await wait_for(lambda: source.position == NOW + 2 * S)
+    finally:
+        await source.stop()
+    assert [(e.type, e.key) for e in publisher.events] == [("object.created", "abc/b.jpg")]
+    [(body, reason)] = publisher.dead_letters
+    assert json.loads(body)["tsNs"] == str(NOW + 1 * S) and "attributes" in reason
