@@ -4,7 +4,7 @@ Starts the five services as processes against a private SeaweedFS and a fresh vh
 end-to-end tests do), uploads ROUNDS distinct 4000x3000 JPEGs through pre-signed POSTs, then for
 each one times a first request (a resize through RabbitMQ) and a second one (served from S3).
 
-    .venv/bin/python -m bench.width_latency [--rounds 7] [--width 750]
+    .venv/bin/python -m bench.width_latency [--rounds 11] [--width 750]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PAYLOAD = """query($d: PreSignedPostPayloadInput!) { fileManager { getPreSignedP
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--width", type=int, default=750)
     args = parser.parse_args()
     with provide_infra() as infra, tempfile.TemporaryDirectory() as tmp:

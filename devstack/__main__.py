@@ -54,7 +54,7 @@ def run(bucket: str) -> int:
         data_dir=DATA_DIR.resolve(),
         access_key=ACCESS_KEY,
         secret_key=SECRET_KEY,
-        extra={"LOG_FORMAT": "console"},
+        extra={"LOG_FORMAT": "console" if sys.stdout.isatty() else "json"},
     )
     services = [ServiceProcess(n, ports.of(n), env, console=True) for n in SERVICE_NAMES]
     stop = threading.Event()
