@@ -54,8 +54,8 @@ def safe_name(name: str) -> str:
     """Make a client's file name safe for a key: no path, no control characters, capped length."""
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_RE.sub("", name)
-    name = _SPACES_RE.sub(" ", name).strip().lstrip(".")
+    name = _SPACES_RE.sub(" ", name)  # tabs and newlines become spaces before controls go
+    name = _UNSAFE_RE.sub("", name).strip().lstrip(".").strip()
     if len(name) > MAX_NAME_LENGTH:
         stem, dot, ext = name.rpartition(".")
         if dot and 0 < len(ext) <= 10:
