@@ -14,7 +14,7 @@ VARIANTS_PREFIX = "variants/"
 MAX_NAME_LENGTH = 200
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
-_SPACES_RE = re.compile(r"\s+")
+_SPACES_RE = re.compile(r"[ \t\n\r\f\v]+")
 
 
 class InvalidKey(ValueError):
