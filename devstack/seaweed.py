@@ -81,6 +81,7 @@ class SeaweedFS:
             "-admin.ui=false",
             "-webdav=false",
             "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             "-master.telemetry=false",
             f"-s3.port={p.s3}",
             f"-s3.port.grpc={p.s3_grpc}",
@@ -121,7 +122,8 @@ class SeaweedFS:
         client = s3_client(self.ports.s3_endpoint_url)
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self._proc.returncode}; see {self.log_path}")
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"weed mini exited with {self._proc.returncode}; its log ends:\n{tail}")
             if port_open(self.ports.s3) and port_open(self.ports.filer_grpc):
                 try:
                     client.list_buckets()
