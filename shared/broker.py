@@ -26,7 +26,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.errors import ResizeTimeout
+from shared.errors import ResizeTimeout, Unavailable
 from shared.events import ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 
@@ -41,6 +41,12 @@ log = get_logger(__name__)
 
 async def connect(url: str, *, name: str) -> AbstractRobustConnection:
     return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+
+
+async def check_connection(connection: AbstractRobustConnection | None) -> None:
+    """Readiness: raise ``Unavailable`` unless the connection is open."""
+    if connection is None or connection.is_closed or not connection.connected.is_set():
+        raise Unavailable("Not connected to the broker.")
 
 
 async def declare_events_exchange(channel: AbstractChannel) -> AbstractExchange:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 Check = Callable[[], Awaitable[object]]
 CHECK_TIMEOUT = 3.0
@@ -58,7 +60,40 @@ class SidePortServer(uvicorn.Server):
         yield
 
 
-def side_port_server(checks: dict[str, Check], registry: CollectorRegistry, *, host: str, port: int) -> SidePortServer:
-    app = Starlette(routes=health_routes(checks, registry))
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
-    return SidePortServer(config)
+class BackgroundServer:
+    """An ASGI app served by uvicorn as a task of the current event loop (a worker's side port)."""
+
+    def __init__(self, app: ASGIApp, *, host: str, port: int, lifespan: Literal["auto", "on", "off"] = "off") -> None:
+        self.host = host
+        self.port = port
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan=lifespan)
+        self._server = SidePortServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Serve, and return once the port is listening (raises what stopped it otherwise)."""
+        self._task = asyncio.create_task(self._server.serve(), name=f"http {self.host}:{self.port}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError(f"{self.url} did not start")
+            if loop.time() > deadline:
+                raise RuntimeError(f"{self.url} did not start within {timeout:.0f}s")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._server.should_exit = True
+            await asyncio.wait_for(self._task, timeout=30)
+        self._task = None
+
+
+def side_port(checks: dict[str, Check], registry: CollectorRegistry, *, host: str, port: int) -> BackgroundServer:
+    """``/healthz``, ``/readyz`` and ``/metrics`` of a worker, on its own small port."""
+    return BackgroundServer(Starlette(routes=health_routes(checks, registry)), host=host, port=port)

@@ -97,7 +97,8 @@ async def serve_app() -> AsyncIterator[Callable[..., Awaitable[InProcessServer]]
     running: list[InProcessServer] = []
 
     async def serve(app: Any, port: int | None = None) -> InProcessServer:
-        server = await InProcessServer(app, port).start()
+        server = InProcessServer(app, port)
+        await server.start()
         running.append(server)
         return server
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.broker import DeadLetterPublisher, EventPublisher, connect
+from shared.broker import DeadLetterPublisher, EventPublisher, check_connection, connect
 from shared.errors import Unavailable
 from shared.events import ObjectEvent
 from shared.logging import get_logger
@@ -53,9 +53,7 @@ class BrokerPublisher:
 
     async def check(self) -> None:
         """Readiness: raise unless the broker connection is up."""
-        connection = self._connection
-        if connection is None or connection.is_closed or not connection.connected.is_set():
-            raise Unavailable("not connected to the broker")
+        await check_connection(self._connection)
 
     async def publish(self, events: Sequence[ObjectEvent], *, correlation_id: str | None) -> None:
         """Publish in order; raises ``Unavailable`` when the broker does not confirm in time."""

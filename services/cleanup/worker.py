@@ -7,10 +7,16 @@ import contextlib
 
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.broker import CLEANUP_QUEUE, Consumer, connect, declare_events_exchange, declare_work_queue
-from shared.errors import Unavailable
+from shared.broker import (
+    CLEANUP_QUEUE,
+    Consumer,
+    check_connection,
+    connect,
+    declare_events_exchange,
+    declare_work_queue,
+)
 from shared.events import OBJECT_REMOVED
-from shared.health import Check, SidePortServer, side_port_server
+from shared.health import Check, side_port
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
 
@@ -44,13 +50,13 @@ class CleanupWorker:
         self._handler = CleanupHandler(store, metrics=metrics)
         self.sweeper = Sweeper(store, grace_seconds=sweep_grace, metrics=metrics)
         checks: dict[str, Check] = {"broker": self._check_broker, "s3": store.ping}
-        self._server: SidePortServer = side_port_server(checks, metrics.registry, host=host, port=port)
+        self._side_port = side_port(checks, metrics.registry, host=host, port=port)
         self._connection: AbstractRobustConnection | None = None
         self._consumer: Consumer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._server.serve(), name="cleanup-side-port"))
+        await self._side_port.start()
         self._connection = await connect(self._amqp_url, name="cleanup")
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
@@ -64,11 +70,9 @@ class CleanupWorker:
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop(timeout=self._stop_timeout)  # in-flight messages finish and ack
-        self._server.should_exit = True
+        await self._side_port.stop()
         for task in self._tasks:
-            if task.get_name() == "cleanup-sweep":
-                task.cancel()
-        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -77,9 +81,7 @@ class CleanupWorker:
             self._connection = None
 
     async def _check_broker(self) -> None:
-        connection = self._connection
-        if connection is None or connection.is_closed or not connection.connected.is_set():
-            raise Unavailable("not connected to the broker")
+        await check_connection(self._connection)
 
     async def _sweep_forever(self) -> None:
         while True:

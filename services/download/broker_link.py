@@ -7,7 +7,7 @@ from typing import Any
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import ChannelPreconditionFailed
 
-from shared.broker import RESIZE_QUEUE, RpcClient, connect, declare_work_queue
+from shared.broker import RESIZE_QUEUE, RpcClient, check_connection, connect, declare_work_queue
 from shared.errors import Unavailable
 from shared.logging import get_logger
 
@@ -60,6 +60,4 @@ class BrokerLink:
 
     async def check(self) -> None:
         """Readiness: raise unless the connection is up."""
-        connection = self._connection
-        if connection is None or connection.is_closed or not connection.connected.is_set():
-            raise Unavailable("Not connected to the broker.")
+        await check_connection(self._connection)

@@ -10,9 +10,8 @@ from aio_pika.abc import AbstractRobustConnection
 from services.resize.metrics import Metrics
 from services.resize.settings import Settings
 from services.resize.worker import Limits, ResizeWorker
-from shared.broker import RESIZE_QUEUE, Consumer, connect, declare_work_queue
-from shared.errors import Unavailable
-from shared.health import SidePortServer, side_port_server
+from shared.broker import RESIZE_QUEUE, Consumer, check_connection, connect, declare_work_queue
+from shared.health import side_port
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
 
@@ -32,8 +31,12 @@ class ResizeService:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: AbstractRobustConnection | None = None
         self._consumer: Consumer | None = None
-        self._server: SidePortServer | None = None
-        self._server_task: asyncio.Task[None] | None = None
+        self._side_port = side_port(
+            {"broker": self._broker_ready, "s3": self.store.ping},
+            self.metrics.registry,
+            host=settings.host,
+            port=settings.port,
+        )
 
     @property
     def side_port(self) -> int:
@@ -62,7 +65,7 @@ class ResizeService:
             self.metrics,
         )
         self._consumer = Consumer(queue, worker.handle, name="resize")
-        await self._start_side_port()
+        await self._side_port.start(timeout=SERVER_START_TIMEOUT)
         await self._consumer.start()
         log.info(
             "resize worker started",
@@ -78,32 +81,9 @@ class ResizeService:
             await self._consumer.stop(timeout=self._settings.job_timeout + 5)
         if self._executor is not None:
             await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
-        if self._server is not None and self._server_task is not None:
-            self._server.should_exit = True
-            await self._server_task
+        await self._side_port.stop()
         if self._connection is not None:
             await self._connection.close()
 
-    async def _start_side_port(self) -> None:
-        settings = self._settings
-        self._server = side_port_server(
-            {"broker": self._broker_ready, "s3": self.store.ping},
-            self.metrics.registry,
-            host=settings.host,
-            port=settings.port,
-        )
-        self._server_task = asyncio.create_task(self._server.serve(), name="resize side port")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SERVER_START_TIMEOUT
-        while not self._server.started:
-            if self._server_task.done():
-                self._server_task.result()  # raises what stopped it
-                raise RuntimeError(f"the side port {settings.host}:{settings.port} did not start")
-            if loop.time() > deadline:
-                raise RuntimeError(f"the side port {settings.host}:{settings.port} did not start in time")
-            await asyncio.sleep(0.02)
-
     async def _broker_ready(self) -> None:
-        connection = self._connection
-        if connection is None or connection.is_closed or not connection.connected.is_set():
-            raise Unavailable("The broker connection is not open.")
+        await check_connection(self._connection)
