@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from typing import Any
 
@@ -35,6 +36,7 @@ mutation DeleteFile($id: ID!) {
 }
 """
 ALL = token("files:*")
+TRACE_ID = "e2e-trace-png-resize"
 
 
 def payload(stack: Stack, name: str, type_: str, size: int, *, tok: str = ALL) -> dict[str, Any]:
@@ -59,8 +61,8 @@ def upload(stack: Stack, name: str, type_: str, content: bytes) -> dict[str, Any
     return file
 
 
-def download(stack: Stack, key: str, **params: Any) -> httpx.Response:
-    return httpx.get(f"{stack.download_url}/files/{key}", params=params, timeout=60)
+def download(stack: Stack, key: str, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
+    return httpx.get(f"{stack.download_url}/files/{key}", params=params, headers=headers, timeout=60)
 
 
 def resize_rpcs(stack: Stack) -> float:
@@ -127,7 +129,7 @@ def test_jpeg_upload_download_resize_delete(stack: Stack) -> None:
 def test_png_keeps_alpha(stack: Stack) -> None:
     original = png_bytes(900, 600)
     file = upload(stack, "logo.png", "image/png", original)
-    resp = download(stack, file["key"], width=282)
+    resp = download(stack, file["key"], headers={"x-correlation-id": TRACE_ID}, width=282)
     assert resp.status_code == 200, resp.text
     img = Image.open(io.BytesIO(resp.content))
     assert img.format == "PNG" and img.size == (300, 200) and img.mode == "RGBA"
@@ -198,3 +200,15 @@ def test_zz_every_service_stops_cleanly_on_sigterm(stack: Stack) -> None:
     """Runs last in this module: SIGTERM makes each process finish its work and exit 0."""
     codes = {name: svc.stop() for name, svc in stack.services.items()}
     assert codes == dict.fromkeys(stack.services, 0), stack.logs()
+
+
+def test_zz_every_service_logged_json_lines_with_correlation_ids(stack: Stack) -> None:
+    for name, svc in stack.services.items():
+        assert svc.log_path is not None
+        lines = [line for line in svc.log_path.read_text().splitlines() if line.strip()]
+        records = [json.loads(line) for line in lines]  # every line is one JSON object
+        assert records and all(r["service"] == name and "event" in r and "level" in r for r in records)
+        if name in ("download", "resize", "cleanup", "bridge"):
+            assert any("correlation_id" in r for r in records), name
+        if name in ("download", "resize"):  # the id of one request, carried over AMQP to the worker
+            assert any(r.get("correlation_id") == TRACE_ID for r in records), name
