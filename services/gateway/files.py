@@ -16,11 +16,21 @@ from urllib.parse import quote
 from services.gateway.listing import ListQuery, encode_cursor
 from services.gateway.uploads import UploadRequest
 from shared.errors import NotFound, ValidationFailed
-from shared.keys import VARIANTS_PREFIX, InvalidKey, is_file_id, new_file_id, original_key, parse_original_key
+from shared.keys import (
+    VARIANTS_PREFIX,
+    InvalidKey,
+    OriginalKey,
+    is_file_id,
+    new_file_id,
+    original_key,
+    parse_original_key,
+)
 from shared.s3 import ObjectInfo, ObjectStore
 
 HEAD_CONCURRENCY = 16
 LIST_PAGE_SIZE = 1000
+MAX_EXAMINED_PER_LIMIT = 10  # keys HEADed per page with a type filter, as a multiple of the limit
+COUNT_CAP = 10_000  # totalCount is null above this many originals (the catalog counts exactly)
 
 
 @dataclass(frozen=True)
@@ -132,63 +142,54 @@ class FileService:
             await self.store.delete(info.key)
 
     async def list_files(self, query: ListQuery) -> ListPage:
+        """One page from the cursor on. Until the catalog, a type filter needs a HEAD per key, so a
+        page examines at most ``MAX_EXAMINED_PER_LIMIT * limit`` keys and says ``hasMoreItems``."""
         if query.matches_nothing:
             return ListPage(items=[], cursor=None, total_count=0, has_more=False)
-        if query.types is None:
-            return await self._list_counted(query)
-        return await self._list_by_type(query)
-
-    async def _list_counted(self, query: ListQuery) -> ListPage:
-        """Without a type filter the keys tell everything but the type: count them all."""
-        matching = [info async for info in self._scan(None) if query.accepts_key(parse_original_key(info.key))]
-        rest = [info for info in matching if query.after is None or info.key > query.after]
-        records = await self._records([info.key for info in rest[: query.limit]])
-        has_more = len(rest) > query.limit
-        return ListPage(
-            items=records,
-            cursor=encode_cursor(rest[query.limit - 1].key) if has_more else None,
-            total_count=len(matching),
-            has_more=has_more,
-        )
-
-    async def _list_by_type(self, query: ListQuery) -> ListPage:
-        """The type needs a HEAD per object: read from the cursor until one more than a page."""
         found: list[FileRecord] = []
         batch: list[str] = []
-        last_key: str | None = None
-
-        async def flush() -> None:
-            for record in await self._records(batch):
-                if query.accepts_type(record.type):
-                    found.append(record)
-            batch.clear()
-
-        async for info in self._scan(query.after):
-            if not query.accepts_key(parse_original_key(info.key)):
+        examined = 0
+        last_examined: str | None = None
+        exhausted = True
+        async for original in self._scan(query.after):
+            if not query.accepts_key(original):
                 continue
-            batch.append(info.key)
+            batch.append(str(original))
             if len(batch) >= query.limit + 1 - len(found):
-                await flush()
-                if len(found) > query.limit:
+                found += [r for r in await self._records(batch) if query.accepts_type(r.type)]
+                examined += len(batch)
+                last_examined = batch[-1]
+                batch.clear()
+                if len(found) > query.limit or examined >= MAX_EXAMINED_PER_LIMIT * query.limit:
+                    exhausted = False
                     break
-        if batch and len(found) <= query.limit:
-            await flush()
-        has_more = len(found) > query.limit
+        if batch:
+            found += [r for r in await self._records(batch) if query.accepts_type(r.type)]
         items = found[: query.limit]
-        if has_more and items:
-            last_key = items[-1].key
+        has_more = len(found) > query.limit or not exhausted
+        last_key = items[-1].key if len(found) > query.limit else last_examined
         return ListPage(
             items=items,
-            cursor=encode_cursor(last_key) if last_key else None,
-            total_count=None,
+            cursor=encode_cursor(last_key) if has_more and last_key else None,
+            total_count=await self._count(query) if query.types is None else None,
             has_more=has_more,
         )
+
+    async def _count(self, query: ListQuery) -> int | None:
+        """Originals matching the key filters, or None when there are more than ``COUNT_CAP``."""
+        count = 0
+        async for original in self._scan(None):
+            if query.accepts_key(original):
+                count += 1
+                if count > COUNT_CAP:
+                    return None
+        return count
 
     async def _originals_of(self, file_id: str) -> list[ObjectInfo]:
         if not is_file_id(file_id):
             raise _not_found(file_id)
         infos = await self.store.list_keys(f"{file_id}/", limit=100)
-        return [info for info in infos if _is_original(info.key)]
+        return [info for info in infos if _original(info.key) is not None]
 
     async def _record(self, key: str) -> FileRecord | None:
         info = await self.store.head(key)
@@ -205,8 +206,8 @@ class FileService:
         results = await asyncio.gather(*(one(key) for key in keys))
         return [record for record in results if record is not None]
 
-    async def _scan(self, start_after: str | None) -> AsyncIterator[ObjectInfo]:
-        """Originals in key order after ``start_after``.
+    async def _scan(self, start_after: str | None) -> AsyncIterator[OriginalKey]:
+        """Original keys in key order after ``start_after``.
 
         Ids are lowercase hex, so every original sorts before ``variants/``: the scan stops there.
         """
@@ -216,19 +217,19 @@ class FileService:
             for info in page:
                 if info.key >= VARIANTS_PREFIX:
                     return
-                if _is_original(info.key):
-                    yield info
+                original = _original(info.key)
+                if original is not None:
+                    yield original
             if not page or not truncated:
                 return
             start = page[-1].key
 
 
-def _is_original(key: str) -> bool:
+def _original(key: str) -> OriginalKey | None:
     try:
-        parse_original_key(key)
+        return parse_original_key(key)
     except InvalidKey:
-        return False
-    return True
+        return None
 
 
 def _not_found(file_id: str) -> NotFound:
