@@ -105,6 +105,8 @@ class MetaTailSource:
 
     async def check(self) -> None:
         """Readiness: the tail process is running."""
+        if self._task is None or self._task.done():
+            raise Unavailable("the metadata-log source is not running")
         process = self._process
         if process is None or process.returncode is not None:
             raise Unavailable("the metadata-log tail is not running")
@@ -121,8 +123,8 @@ class MetaTailSource:
             started = time.monotonic()
             try:
                 await self._run_once()
-            except (OSError, ValueError) as exc:
-                log.error("could not run the metadata-log tail", error=repr(exc))
+            except Exception:  # whatever it was, the tail starts again from the checkpoint
+                log.exception("the metadata-log tail failed")
             if self._stopping.is_set():
                 return
             if time.monotonic() - started >= self._config.stable_after:
@@ -194,7 +196,16 @@ class MetaTailSource:
             log.warning("skipping malformed metadata-log output", reason=item.reason, text=item.text[:300])
             await self._publisher.dead_letter(item.text.encode(), reason=item.reason, source=SOURCE)
             return
-        await self._handle_record(item)
+        try:
+            await self._handle_record(item)
+        except (asyncio.CancelledError, OSError):
+            raise  # stopping, or the checkpoint could not be written: the record is handled again
+        except Exception as exc:  # a record that breaks the bridge must not stop the log forever
+            self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
+            log.exception("could not handle a metadata-log record; dead-lettering it")
+            await self._publisher.dead_letter(_dump(item.data), reason=repr(exc), source=SOURCE)
+            with contextlib.suppress(MalformedEvent):
+                self._position = max(self._position, meta_record_ts_ns(item.data))
 
     async def _handle_record(self, item: Record) -> None:
         try:

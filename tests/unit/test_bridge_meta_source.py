@@ -196,3 +196,32 @@ async def test_malformed_records_are_dead_lettered_and_the_log_goes_on(tmp_path:
     assert [(e.type, e.key) for e in publisher.events] == [("object.created", "abc/b.jpg")]
     [(body, reason)] = publisher.dead_letters
     assert json.loads(body)["tsNs"] == str(NOW + 1 * S) and "attributes" in reason
+
+
+class ExplodingPublisher(RecordingPublisher):
+    """Fails in a way nobody planned for on one key: the bridge must not stop there for ever."""
+
+    async def publish(self, events: Sequence[ObjectEvent], *, correlation_id: str | None) -> None:
+        if any(e.key.endswith("boom.jpg") for e in events):
+            raise RuntimeError("unexpected")
+        await super().publish(events, correlation_id=correlation_id)
+
+
+async def test_a_record_that_breaks_handling_is_dead_lettered_and_the_log_goes_on(tmp_path: Path) -> None:
+    records = [
+        record(NOW + 1 * S, "/buckets/files/abc", "boom.jpg"),
+        record(NOW + 2 * S, "/buckets/files/abc", "b.jpg"),
+    ]
+    publisher = ExplodingPublisher()
+    source, checkpoint, _ = make_source(tmp_path, publisher, fake_weed(tmp_path, records, linger=30))
+    checkpoint.save(NOW)
+    await source.start()
+    try:
+        await wait_for(lambda: source.position == NOW + 2 * S)
+        await source.check()
+    finally:
+        await source.stop()
+    assert [(e.type, e.key) for e in publisher.events] == [("object.created", "abc/b.jpg")]
+    [(body, reason)] = publisher.dead_letters
+    assert json.loads(body)["tsNs"] == str(NOW + 1 * S) and "unexpected" in reason
+    assert checkpoint.load() == NOW + 2 * S
