@@ -15,6 +15,7 @@ import asyncio
 import enum
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -35,6 +36,7 @@ DEAD_LETTER_EXCHANGE = "files.dlx"
 CLEANUP_QUEUE = "cleanup"
 RESIZE_QUEUE = "resize.requests"
 DELIVERY_LIMIT = 5
+DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 log = get_logger(__name__)
 
@@ -149,13 +151,34 @@ class Outcome(enum.Enum):
 Handler = Callable[[AbstractIncomingMessage], Awaitable[Outcome]]
 
 
+def delivery_count(message: AbstractIncomingMessage) -> int:
+    """Earlier deliveries of this message (quorum queues count them in ``x-delivery-count``)."""
+    count = (message.headers or {}).get(DELIVERY_COUNT_HEADER)
+    if isinstance(count, int) and not isinstance(count, bool):
+        return count
+    return 1 if message.redelivered else 0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a transient failure waits before its message is requeued: doubling per delivery,
+    so that the delivery limit spans a short outage instead of being spent in milliseconds."""
+
+    initial: float = 0.5
+    maximum: float = 10.0
+
+    def delay(self, deliveries: int) -> float:
+        return float(min(self.maximum, self.initial * 2 ** min(deliveries, 30)))
+
+
 class Consumer:
     """Consumes one queue with explicit acks and tracks in-flight messages for a clean stop."""
 
-    def __init__(self, queue: AbstractQueue, handler: Handler, *, name: str) -> None:
+    def __init__(self, queue: AbstractQueue, handler: Handler, *, name: str, retry: RetryPolicy | None = None) -> None:
         self._queue = queue
         self._handler = handler
         self._name = name
+        self._retry = retry or RetryPolicy()
         self._tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -189,6 +212,7 @@ class Consumer:
                 log.warning("dead-lettering message", queue=self._queue.name, message_id=message.message_id)
                 await message.reject(requeue=False)
             else:
+                await asyncio.sleep(self._retry.delay(delivery_count(message)))
                 await message.nack(requeue=True)
         finally:
             clear_context()

@@ -42,6 +42,8 @@ class CommonSettings(BaseSettings):
 
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     amqp_prefetch: int = Field(default=8, ge=1)
+    retry_delay_initial: float = Field(default=0.5, ge=0)  # transient failures wait this, doubling
+    retry_delay_max: float = Field(default=10.0, ge=0)  # per delivery up to this, before a requeue
 
     s3_endpoint_url: str | None = "http://127.0.0.1:8333"
     s3_public_endpoint_url: str | None = None

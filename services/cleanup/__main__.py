@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from shared.broker import RetryPolicy
 from shared.logging import configure_logging, get_logger
 from shared.runtime import run_until_signalled
 from shared.s3 import ObjectStore
@@ -24,6 +25,7 @@ def build(settings: CleanupSettings) -> CleanupWorker:
         host=settings.host,
         port=settings.port,
         stop_timeout=settings.stop_timeout,
+        retry=RetryPolicy(settings.retry_delay_initial, settings.retry_delay_max),
     )
 
 

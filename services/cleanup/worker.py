@@ -10,6 +10,7 @@ from aio_pika.abc import AbstractRobustConnection
 from shared.broker import (
     CLEANUP_QUEUE,
     Consumer,
+    RetryPolicy,
     check_connection,
     connect,
     declare_events_exchange,
@@ -40,6 +41,7 @@ class CleanupWorker:
         host: str,
         port: int,
         stop_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._amqp_url = amqp_url
         self._store = store
@@ -47,6 +49,7 @@ class CleanupWorker:
         self._prefetch = prefetch
         self._sweep_interval = sweep_interval
         self._stop_timeout = stop_timeout
+        self._retry = retry
         self._handler = CleanupHandler(store, metrics=metrics)
         self.sweeper = Sweeper(store, grace_seconds=sweep_grace, metrics=metrics)
         checks: dict[str, Check] = {"broker": self._check_broker, "s3": store.ping}
@@ -62,7 +65,7 @@ class CleanupWorker:
         await channel.set_qos(prefetch_count=self._prefetch)
         exchange = await declare_events_exchange(channel)
         queue = await declare_work_queue(channel, CLEANUP_QUEUE, bind_to=exchange, routing_keys=[OBJECT_REMOVED])
-        self._consumer = Consumer(queue, self._handler, name="cleanup")
+        self._consumer = Consumer(queue, self._handler, name="cleanup", retry=self._retry)
         await self._consumer.start()
         if self._sweep_interval > 0:
             self._tasks.append(asyncio.create_task(self._sweep_forever(), name="cleanup-sweep"))

@@ -10,7 +10,7 @@ from aio_pika.abc import AbstractRobustConnection
 from services.resize.metrics import Metrics
 from services.resize.settings import Settings
 from services.resize.worker import Limits, ResizeWorker
-from shared.broker import RESIZE_QUEUE, Consumer, check_connection, connect, declare_work_queue
+from shared.broker import RESIZE_QUEUE, Consumer, RetryPolicy, check_connection, connect, declare_work_queue
 from shared.health import side_port
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
@@ -64,7 +64,8 @@ class ResizeService:
             ),
             self.metrics,
         )
-        self._consumer = Consumer(queue, worker.handle, name="resize")
+        retry = RetryPolicy(settings.retry_delay_initial, settings.retry_delay_max)
+        self._consumer = Consumer(queue, worker.handle, name="resize", retry=retry)
         await self._side_port.start(timeout=SERVER_START_TIMEOUT)
         await self._consumer.start()
         log.info(

@@ -36,7 +36,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from services.resize.kernel import Resized, make_variant
 from services.resize.metrics import Metrics
 from shared import broker
-from shared.broker import DELIVERY_LIMIT, Outcome
+from shared.broker import DELIVERY_COUNT_HEADER, DELIVERY_LIMIT, Outcome
 from shared.errors import BadRequest, ResizeTimeout, ServiceError, Unavailable
 from shared.keys import InvalidKey, parse_original_key, variant_key
 from shared.logging import get_logger
@@ -44,7 +44,6 @@ from shared.messages import EXTENSIONS, MalformedMessage, ResizeReply, ResizeReq
 from shared.s3 import ObjectStore
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
-DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 log = get_logger(__name__)
 
