@@ -28,7 +28,7 @@ from aio_pika.abc import (
 )
 
 from shared.errors import ResizeTimeout, Unavailable
-from shared.events import ObjectEvent
+from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 
 EVENTS_EXCHANGE = "files.events"
@@ -86,6 +86,13 @@ async def declare_work_queue(
         for key in routing_keys:
             await queue.bind(bind_to, routing_key=key)
     return queue
+
+
+async def declare_cleanup_queue(channel: AbstractChannel) -> AbstractQueue:
+    """The ``cleanup`` queue bound to ``object.removed``. The bridge declares it too, so that no
+    removal published before the first cleanup worker ever started is dropped unrouted."""
+    exchange = await declare_events_exchange(channel)
+    return await declare_work_queue(channel, CLEANUP_QUEUE, bind_to=exchange, routing_keys=[OBJECT_REMOVED])
 
 
 class DeadLetterPublisher:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.broker import DeadLetterPublisher, EventPublisher, check_connection, connect
+from shared.broker import DeadLetterPublisher, EventPublisher, check_connection, connect, declare_cleanup_queue
 from shared.errors import Unavailable
 from shared.events import ObjectEvent
 from shared.logging import get_logger
@@ -42,6 +42,8 @@ class BrokerPublisher:
     async def start(self) -> None:
         self._connection = await connect(self._url, name=self._name)
         self._publisher = await EventPublisher.declare(self._connection)
+        async with self._connection.channel() as channel:
+            await declare_cleanup_queue(channel)
         self._dead_letters = await DeadLetterPublisher.declare(self._connection, DEAD_LETTER_NAME)
 
     async def close(self) -> None:

@@ -8,15 +8,12 @@ import contextlib
 from aio_pika.abc import AbstractRobustConnection
 
 from shared.broker import (
-    CLEANUP_QUEUE,
     Consumer,
     RetryPolicy,
     check_connection,
     connect,
-    declare_events_exchange,
-    declare_work_queue,
+    declare_cleanup_queue,
 )
-from shared.events import OBJECT_REMOVED
 from shared.health import Check, side_port
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
@@ -63,8 +60,7 @@ class CleanupWorker:
         self._connection = await connect(self._amqp_url, name="cleanup")
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
-        exchange = await declare_events_exchange(channel)
-        queue = await declare_work_queue(channel, CLEANUP_QUEUE, bind_to=exchange, routing_keys=[OBJECT_REMOVED])
+        queue = await declare_cleanup_queue(channel)
         self._consumer = Consumer(queue, self._handler, name="cleanup", retry=self._retry)
         await self._consumer.start()
         if self._sweep_interval > 0:

@@ -246,3 +246,18 @@ async def test_webhook_source(
         metrics = (await client.get("/metrics")).text
         assert 'bridge_events_published_total{type="object.removed"} 1.0' in metrics
     await assert_no_more(events_queue, wait=1.0)
+
+
+async def test_a_removal_waits_for_a_cleanup_worker_that_has_never_run(
+    start_bridge: StartBridge, connection: AbstractRobustConnection, store: ObjectStore
+) -> None:
+    """On a fresh broker the bridge may publish before any cleanup worker declared its queue."""
+    await start_bridge()
+    file_id, key = await put_original_with_variants(store, "early.jpg")
+    await store.delete(key)
+    channel = await connection.channel()
+    cleanup = await channel.get_queue("cleanup")
+    removed = await next_message(cleanup)
+    assert removed.routing_key == "object.removed"
+    assert ObjectEvent.from_json(removed.body).key == key
+    assert await store.list_keys(f"variants/{file_id}/")  # nothing consumed it yet
