@@ -14,8 +14,10 @@ from typing import Any
 
 import boto3
 from botocore.client import Config
+from botocore.exceptions import ClientError
 
 from devstack.ports import free_ports, port_open
+from shared.s3 import is_missing
 
 ACCESS_KEY = "dev"
 SECRET_KEY = "devsecret"
@@ -159,8 +161,11 @@ def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str =
 
 
 def ensure_bucket(endpoint_url: str, bucket: str) -> None:
+    """Create the bucket unless it exists (any other error, such as bad credentials, is raised)."""
     client = s3_client(endpoint_url)
     try:
         client.head_bucket(Bucket=bucket)
-    except Exception:  # noqa: BLE001 - missing: create it
+    except ClientError as exc:
+        if not is_missing(exc):
+            raise
         client.create_bucket(Bucket=bucket)

@@ -7,10 +7,12 @@ keep going. All S3 access of the project goes through ``ObjectStore``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import functools
+from collections.abc import AsyncGenerator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.client import Config
@@ -19,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.errors import NotFound, SourceTooLarge, Unavailable
 from shared.settings import CommonSettings
 
+T = TypeVar("T")
 CHUNK_SIZE = 64 * 1024
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
@@ -34,8 +37,11 @@ class ObjectInfo:
 
 @dataclass(frozen=True)
 class ObjectStream:
+    """An open object: iterate ``chunks``, and call ``close`` when done (also if never iterated)."""
+
     info: ObjectInfo
-    chunks: AsyncIterator[bytes]
+    chunks: AsyncGenerator[bytes, None]
+    close: Callable[[], None]
     content_range: str | None = None
     length: int = 0
 
@@ -68,27 +74,43 @@ def is_missing(exc: ClientError) -> bool:
 class ObjectStore:
     """Async access to one bucket."""
 
-    def __init__(self, client: Any, bucket: str, *, presign_client: Any | None = None) -> None:
+    def __init__(
+        self, client: Any, bucket: str, *, presign_client: Any | None = None, max_concurrency: int = 32
+    ) -> None:
         self._client = client
         self._presign = presign_client or client
         self.bucket = bucket
+        # boto3 blocks: its calls run on threads of our own, as many as the connection pool has,
+        # not on asyncio's small default pool (min(32, CPUs + 4): 6 threads on 2 cores).
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="s3")
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> ObjectStore:
         presign = make_client(settings, public=True) if settings.s3_public_endpoint_url else None
-        return cls(make_client(settings), settings.s3_bucket, presign_client=presign)
+        return cls(
+            make_client(settings),
+            settings.s3_bucket,
+            presign_client=presign,
+            max_concurrency=settings.s3_max_pool_connections,
+        )
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
         try:
-            return await asyncio.to_thread(getattr(self._client, method), Bucket=self.bucket, **kwargs)
+            return await self._run(getattr(self._client, method), Bucket=self.bucket, **kwargs)
         except ClientError as exc:
             if is_missing(exc):
                 raise NotFound(f"{kwargs.get('Key', self.bucket)} was not found.") from exc
-            raise
+            code = exc.response.get("Error", {}).get("Code", "?")
+            raise Unavailable(f"The object store refused {method} ({code}).") from exc
         except BotoCoreError as exc:
             raise Unavailable("The object store did not answer.") from exc
 
+    async def _run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(func, *args, **kwargs))
+
     def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self._client.close()
         if self._presign is not self._client:
             self._presign.close()
@@ -96,17 +118,6 @@ class ObjectStore:
     async def ping(self) -> None:
         """Raise unless the bucket answers."""
         await self._call("head_bucket")
-
-    async def ensure_bucket(self) -> None:
-        try:
-            await self.ping()
-        except NotFound:
-            try:
-                await self._call("create_bucket")
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
-                    raise
 
     async def head(self, key: str) -> ObjectInfo | None:
         try:
@@ -118,38 +129,35 @@ class ObjectStore:
     async def get_bytes(self, key: str, *, max_bytes: int | None = None) -> tuple[ObjectInfo, bytes]:
         """Read a whole object; refuses (SourceTooLarge) one bigger than ``max_bytes``."""
         resp = await self._call("get_object", Key=key)
-        info = _info(key, resp)
         body = resp["Body"]
         try:
+            info = _info(key, resp)
             if max_bytes is not None and info.size > max_bytes:
                 raise SourceTooLarge(f"The file is {info.size} bytes; at most {max_bytes} are resized.")
-            data: bytes = await asyncio.to_thread(body.read)
+            data: bytes = await self._run(body.read)
         finally:
             body.close()
         return info, data
 
-    async def get_head_bytes(self, key: str, length: int) -> bytes:
-        resp = await self._call("get_object", Key=key, Range=f"bytes=0-{length - 1}")
-        body = resp["Body"]
-        try:
-            data: bytes = await asyncio.to_thread(body.read)
-        finally:
-            body.close()
-        return data
-
     async def open_stream(self, key: str, *, byte_range: str | None = None) -> ObjectStream:
-        """Open an object for streaming; the caller must exhaust or close ``chunks``."""
+        """Open an object for streaming; the caller must call ``close`` on the result."""
         kwargs: dict[str, Any] = {"Key": key}
         if byte_range:
             kwargs["Range"] = byte_range
         resp = await self._call("get_object", **kwargs)
-        info = _info(key, resp)
-        return ObjectStream(
-            info=info,
-            chunks=_iterate(resp["Body"]),
-            content_range=resp.get("ContentRange"),
-            length=int(resp.get("ContentLength", info.size)),
-        )
+        body = resp["Body"]
+        try:
+            info = _info(key, resp)
+            return ObjectStream(
+                info=info,
+                chunks=self._iterate(body),
+                close=body.close,
+                content_range=resp.get("ContentRange"),
+                length=int(resp.get("ContentLength", info.size)),
+            )
+        except Exception:
+            body.close()
+            raise
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None) -> str:
         kwargs: dict[str, Any] = {"Key": key, "Body": data, "ContentType": content_type}
@@ -218,6 +226,14 @@ class ObjectStore:
             if len(batch) < 1000:
                 return deleted
 
+    async def _iterate(self, body: Any) -> AsyncGenerator[bytes, None]:
+        chunks: Iterator[bytes] = body.iter_chunks(CHUNK_SIZE)
+        try:
+            while chunk := await self._run(next, chunks, b""):
+                yield chunk
+        finally:
+            body.close()
+
     def presigned_post(self, key: str, *, content_type: str, max_size: int, expires_in: int) -> dict[str, Any]:
         """A POST policy pinning the key, the content type and ``content-length-range`` [1, max]."""
         result: dict[str, Any] = self._presign.generate_presigned_post(
@@ -263,15 +279,3 @@ def _info(key: str, resp: dict[str, Any]) -> ObjectInfo:
         content_type=str(resp.get("ContentType") or "application/octet-stream"),
         last_modified=resp["LastModified"],
     )
-
-
-async def _iterate(body: Any) -> AsyncIterator[bytes]:
-    chunks: Iterator[bytes] = body.iter_chunks(CHUNK_SIZE)
-    try:
-        while True:
-            chunk = await asyncio.to_thread(next, chunks, b"")
-            if not chunk:
-                return
-            yield chunk
-    finally:
-        body.close()

@@ -78,6 +78,7 @@ class CleanupWorker:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+        self._store.close()
 
     async def _check_broker(self) -> None:
         await check_connection(self._connection)

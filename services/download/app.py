@@ -54,6 +54,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Starlett
         finally:
             await resizer.close()
             await broker.stop()
+            store.close()
 
     routes = [
         Route("/files/{key:path}", endpoint.handle, methods=["GET", "HEAD"]),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,7 +9,7 @@ from services.download.formats import checked_key
 from services.download.middleware import correlation_id_of
 from services.download.resolver import VariantResolver
 from services.download.responses import FileResponder, error_response
-from shared.errors import Internal, ServiceError, Unavailable
+from shared.errors import Internal, ServiceError
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -32,9 +31,6 @@ class FilesEndpoint:
             if exc.status >= 500:
                 log.warning("download failed", code=exc.code, error=exc.message)
             return error_response(exc)
-        except ClientError:
-            log.exception("object store refused the request")
-            return error_response(Unavailable("The object store refused the request; try again."))
         except Exception:
             log.exception("unexpected error")
             return error_response(Internal())

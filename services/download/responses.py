@@ -22,22 +22,26 @@ from services.download.http_rules import (
     range_applies,
 )
 from shared.errors import RangeNotSatisfiable, ServiceError
-from shared.s3 import ObjectInfo, ObjectStore
+from shared.s3 import ObjectInfo, ObjectStore, ObjectStream
 
 RETRY_AFTER_SECONDS = 2
 
 
 class ObjectStreamResponse(StreamingResponse):
-    """A streaming response that always closes the S3 body, also when the client goes away."""
+    """A streaming response that always closes the S3 body: also when the client went away
+    before the first chunk (the iterator then never ran, so its own ``finally`` cannot)."""
+
+    def __init__(self, stream: ObjectStream, *, status_code: int, headers: dict[str, str]) -> None:
+        super().__init__(stream.chunks, status_code=status_code, headers=headers)
+        self._stream = stream
 
     async def stream_response(self, send: Send) -> None:
         try:
             await super().stream_response(send)
         finally:
-            aclose = getattr(self.body_iterator, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
+            with anyio.CancelScope(shield=True):
+                await self._stream.chunks.aclose()
+            self._stream.close()
 
 
 class FileResponder:
@@ -92,7 +96,7 @@ class FileResponder:
         if byte_range is not None:
             status = 206
             headers["Content-Range"] = stream.content_range or byte_range.content_range
-        return ObjectStreamResponse(stream.chunks, status_code=status, headers=headers)
+        return ObjectStreamResponse(stream, status_code=status, headers=headers)
 
     def _redirect(self, info: ObjectInfo) -> Response:
         url = self._store.presigned_get(info.key, expires_in=self._expires)

@@ -85,6 +85,7 @@ class ResizeService:
         await self._side_port.stop()
         if self._connection is not None:
             await self._connection.close()
+        self.store.close()
 
     async def _broker_ready(self) -> None:
         await check_connection(self._connection)
