@@ -66,9 +66,12 @@ class ResizeReply:
         raw = _load(body)
         status = raw.get("status")
         if status == "ok":
+            size = raw.get("size", 0)
             if not isinstance(raw.get("variant_key"), str):
                 raise MalformedMessage("ok reply without variant_key")
-            return cls.ok(raw["variant_key"], str(raw.get("content_type", "")), int(raw.get("size", 0)))
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise MalformedMessage("ok reply with a size that is not an integer")
+            return cls.ok(raw["variant_key"], str(raw.get("content_type", "")), size)
         if status == "error":
             return cls.error(str(raw.get("code", "INTERNAL")), str(raw.get("message", "")))
         raise MalformedMessage(f"unknown reply status {status!r}")

@@ -14,21 +14,18 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEV_JWT_SECRET = "dev-secret"
 
 
-def parse_int_list(value: object) -> object:
-    """Accept ``100,300,500`` or a JSON list in the environment."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            text = text[1:-1]
-        return [int(part) for part in text.split(",") if part.strip()]
-    return value
-
-
 def parse_str_list(value: object) -> object:
+    """Accept ``a,b,c`` or a JSON-style list ``["a", "b"]`` in the environment."""
     if isinstance(value, str):
         text = value.strip().lstrip("[").rstrip("]")
         return [part.strip().strip('"') for part in text.split(",") if part.strip()]
     return value
+
+
+def parse_int_list(value: object) -> object:
+    """Accept ``100,300,500`` or ``[100, 300, 500]`` in the environment."""
+    parts = parse_str_list(value)
+    return [int(part) for part in parts] if isinstance(parts, list) else parts
 
 
 class CommonSettings(BaseSettings):

@@ -87,8 +87,9 @@ def test_replies_in_the_design_shape() -> None:
     assert json.loads(error.to_json()) == {"status": "error", "code": "NOT_AN_IMAGE", "message": "nope"}
     assert ResizeReply.from_json(ok.to_json()) == ok
     assert ResizeReply.from_json(error.to_json()) == error
-    with pytest.raises(MalformedMessage):
-        ResizeReply.from_json(b'{"status": "maybe"}')
+    for bad in (b'{"status": "maybe"}', b'{"status": "ok", "variant_key": "v", "size": null}', b'{"status": "ok"}'):
+        with pytest.raises(MalformedMessage):
+            ResizeReply.from_json(bad)
 
 
 def test_error_codes_come_back_as_their_errors() -> None:
