@@ -12,6 +12,23 @@ FORMATS: dict[str, str] = {
     "webp": "image/webp",
 }
 EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+# The originals that get resized variants, by content type, and the variants' format (the same).
+# Anything else (GIF, SVG, PDF, ...) is served as it is, whatever width is asked for.
+_FORMAT_OF_TYPE: dict[str, str] = {
+    **{content_type: fmt for fmt, content_type in FORMATS.items()},
+    "image/jpg": "jpeg",
+    "image/pjpeg": "jpeg",
+}
+
+
+def media_type(content_type: str) -> str:
+    """``Image/JPEG; charset=x`` -> ``image/jpeg``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def variant_format(content_type: str | None) -> str | None:
+    """The format of the variants of an original of this type, or None when it is not resized."""
+    return _FORMAT_OF_TYPE.get(media_type(content_type)) if content_type else None
 
 
 class MalformedMessage(ValueError):

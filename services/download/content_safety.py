@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from shared.messages import media_type
+
 SVG_TYPE = "image/svg+xml"
 SVG_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
 DOCUMENT_POLICY = "sandbox; default-src 'none'"
@@ -31,11 +33,6 @@ _SCRIPT_CAPABLE = frozenset(
         "text/vnd.wap.wml",
     }
 )
-
-
-def media_type(content_type: str) -> str:
-    """``Image/JPEG; charset=x`` -> ``image/jpeg``."""
-    return content_type.split(";", 1)[0].strip().lower()
 
 
 def is_script_capable(content_type: str) -> bool:

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from services.download.content_safety import media_type
 from shared.errors import NotFound
-from shared.messages import FORMATS
+from shared.messages import EXTENSIONS, variant_format
 
-# The media types the resize worker reads, and the format of the variant it writes (same as input).
-_RESIZE_FORMAT_BY_TYPE: dict[str, str] = {
-    **{content_type: fmt for fmt, content_type in FORMATS.items()},
-    "image/jpg": "jpeg",
-    "image/pjpeg": "jpeg",
-}
 _FORMAT_BY_EXTENSION: dict[str, str] = {
-    "jpg": "jpeg",
-    "jpeg": "jpeg",
+    **{ext: fmt for fmt, ext in EXTENSIONS.items()},
+    **{fmt: fmt for fmt in EXTENSIONS},
     "jpe": "jpeg",
-    "png": "png",
-    "webp": "webp",
 }
 
 
 def resize_format(content_type: str) -> str | None:
     """The variant format for an original of this type, or None when it is not resized."""
-    return _RESIZE_FORMAT_BY_TYPE.get(media_type(content_type))
+    return variant_format(content_type)
 
 
 def format_from_name(name: str) -> str | None:

@@ -32,15 +32,6 @@ from shared.messages import FORMATS
 SOURCE_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
 _FORMAT_OF_SOURCE = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
 
-# Original content type -> output format of its variants. Anything else is served as it is.
-RESIZABLE_CONTENT_TYPES: dict[str, str] = {
-    "image/jpeg": "jpeg",
-    "image/jpg": "jpeg",
-    "image/pjpeg": "jpeg",
-    "image/png": "png",
-    "image/webp": "webp",
-}
-
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
 _TRANSPOSE: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -72,25 +63,6 @@ class Resized:
     data: bytes
     content_type: str
     size: tuple[int, int]
-
-
-def output_format_for(content_type: str | None) -> str | None:
-    """The variant format of an original with this content type, or None when it is not resized."""
-    if not content_type:
-        return None
-    base = content_type.split(";", 1)[0].strip().lower()
-    return RESIZABLE_CONTENT_TYPES.get(base)
-
-
-def resize_image(
-    data: bytes, width: int, fmt: str | None, *, max_pixels: int, quality: int
-) -> tuple[bytes, str, tuple[int, int]]:
-    """Make a variant at most ``width`` wide, in ``fmt`` (None: the source's own format).
-
-    Returns the encoded bytes, their content type and the variant's (width, height).
-    """
-    result = make_variant(data, width, fmt, max_pixels=max_pixels, quality=quality)
-    return result.data, result.content_type, result.size
 
 
 def make_variant(data: bytes, width: int, fmt: str | None, *, max_pixels: int, quality: int) -> Resized:

@@ -8,7 +8,7 @@ import pytest
 
 from shared.errors import NotAnImage, ResizeTimeout, TooManyPixels, error_from_code
 from shared.events import MalformedEvent, ObjectEvent
-from shared.messages import MalformedMessage, ResizeReply, ResizeRequest
+from shared.messages import MalformedMessage, ResizeReply, ResizeRequest, variant_format
 
 EVENT = ObjectEvent(
     type="object.removed",
@@ -100,3 +100,21 @@ def test_error_codes_come_back_as_their_errors() -> None:
     )
     unknown = error_from_code("SOMETHING_NEW", "details")
     assert unknown.status == 500 and unknown.message == "details"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        ("image/jpeg", "jpeg"),
+        ("image/png", "png"),
+        ("image/webp", "webp"),
+        ("IMAGE/JPEG; charset=binary", "jpeg"),
+        ("image/gif", None),
+        ("image/svg+xml", None),
+        ("application/pdf", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_which_originals_get_variants_and_in_which_format(content_type: str | None, expected: str | None) -> None:
+    assert variant_format(content_type) == expected
