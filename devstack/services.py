@@ -74,7 +74,7 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 30.0) -> int | None:
+    def stop(self, timeout: float = 45.0) -> int | None:
         """SIGTERM, wait for a clean exit (SIGKILL only after ``timeout``); returns the exit code."""
         if self.proc is None:
             return None
@@ -88,10 +88,13 @@ class ServiceProcess:
         return self.proc.returncode
 
 
-def wait_ready(services: list[ServiceProcess], timeout: float = 60.0) -> None:
+def wait_ready(services: list[ServiceProcess], timeout: float = 60.0, stop: threading.Event | None = None) -> bool:
+    """Wait until every service answers ``/readyz``; False if ``stop`` was set meanwhile."""
     deadline = time.monotonic() + timeout
     pending = list(services)
     while pending and time.monotonic() < deadline:
+        if stop is not None and stop.is_set():
+            return False
         for svc in list(pending):
             if not svc.alive():
                 where = f"; see {svc.log_path}" if svc.log_path else ""
@@ -103,6 +106,7 @@ def wait_ready(services: list[ServiceProcess], timeout: float = 60.0) -> None:
     if pending:
         names = ", ".join(s.name for s in pending)
         raise TimeoutError(f"not ready within {timeout:.0f}s: {names}")
+    return True
 
 
 def stack_env(

