@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from shared.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
 from shared.events import MalformedEvent, ObjectEvent
+from shared.http import accepted_correlation_id
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 
 from .metrics import Metrics
@@ -67,7 +68,7 @@ class WebhookReceiver:
 
     def _endpoint(self, source: str, normalize: Normalizer) -> Callable[[Request], object]:
         async def endpoint(request: Request) -> Response:
-            correlation_id = bind_correlation_id(request.headers.get(CORRELATION_HEADER))
+            correlation_id = bind_correlation_id(accepted_correlation_id(request.headers.get(CORRELATION_HEADER)))
             try:
                 return await self._receive(request, source, normalize, correlation_id)
             except ServiceError as exc:

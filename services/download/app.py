@@ -16,12 +16,13 @@ from starlette.routing import Route
 from services.download.broker_link import BrokerLink
 from services.download.endpoint import FilesEndpoint
 from services.download.metrics import Metrics
-from services.download.middleware import CorrelationMiddleware
+from services.download.middleware import AccessLogMiddleware
 from services.download.resizer import ResizeCoordinator
 from services.download.resolver import VariantResolver
 from services.download.responses import FileResponder
 from services.download.settings import Settings
 from shared.health import health_routes
+from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
 
@@ -62,6 +63,6 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Starlett
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(CorrelationMiddleware, metrics=metrics)],
+        middleware=[Middleware(CorrelationIdMiddleware), Middleware(AccessLogMiddleware, metrics=metrics)],
         lifespan=lifespan,
     )

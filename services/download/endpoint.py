@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.download.formats import checked_key
-from services.download.middleware import correlation_id_of
 from services.download.resolver import VariantResolver
 from services.download.responses import FileResponder, error_response
 from shared.errors import Internal, ServiceError
+from shared.http import correlation_id_of
 from shared.logging import get_logger
 
 log = get_logger(__name__)

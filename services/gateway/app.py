@@ -12,7 +12,6 @@ from starlette.routing import Route
 
 from services.gateway.auth import Principal, TokenVerifier
 from services.gateway.context import RequestContext
-from services.gateway.correlation import CorrelationIdMiddleware
 from services.gateway.endpoint import GraphQLEndpoint
 from services.gateway.files import FileService
 from services.gateway.metrics import Metrics
@@ -21,6 +20,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.uploads import UploadPolicy
 from shared.errors import Unavailable
 from shared.health import health_routes
+from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
 

@@ -19,6 +19,7 @@ from services.gateway.metrics import Metrics
 from services.gateway.schema import QuietErrorLog, format_error
 from services.gateway.transport import PreparedOperation, parse_body, prepare
 from shared.errors import PayloadTooLarge, ServiceError, Unauthorized
+from shared.http import correlation_id_of
 from shared.logging import get_logger
 
 ContextFactory = Callable[[Principal, str], RequestContext]
@@ -107,7 +108,7 @@ class GraphQLEndpoint:
         principal = await self._verifier.authenticate(request.headers.get("authorization"))
         body = await read_body(request, self._max_body_bytes)
         parsed = parse_body(body, max_batch=self._max_batch_size)
-        correlation_id = str(getattr(request.state, "correlation_id", ""))
+        correlation_id = correlation_id_of(request) or ""
         context = self._context_factory(principal, correlation_id)
         prepared = [prepare(operation) for operation in parsed.operations]
         results = await asyncio.gather(*(self._execute(op, context) for op in prepared))

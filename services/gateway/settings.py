@@ -13,8 +13,6 @@ MIN_PRODUCTION_SECRET_BYTES = 32
 
 
 class GatewaySettings(CommonSettings, HttpSettings):
-    port: int = Field(default=8000, ge=0, le=65535)
-
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None

@@ -50,7 +50,7 @@ class ResizeService:
         # As many unacked requests as the pool has threads: one in hand per thread, no hoarding.
         await consume_channel.set_qos(prefetch_count=self.pool_size)
         queue = await declare_work_queue(consume_channel, RESIZE_QUEUE)
-        reply_channel = await self._connection.channel(publisher_confirms=True)
+        reply_channel = await self._connection.channel(publisher_confirms=False)  # replies are transient
         worker = ResizeWorker(
             self.store,
             reply_channel,

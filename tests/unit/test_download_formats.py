@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.download.formats import checked_key, format_from_name, resize_format
-from services.download.middleware import accepted_correlation_id
 from shared.errors import NotFound
+from shared.http import accepted_correlation_id
 
 
 @pytest.mark.parametrize(
