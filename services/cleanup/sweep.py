@@ -1,18 +1,20 @@
 """The periodic sweep: variants whose original is gone are deleted even if the event was lost.
 
-For each ``variants/{id}/`` with no object left under ``{id}/``, the variants are deleted, unless
-one of them is younger than the grace period (a resize of a file that is being uploaded or was
-just removed may still be writing; the next sweep takes it).
+Two listings by folder (the ``{id}/`` folders at the root and the ``variants/{id}/`` folders: a
+LIST call per thousand files each) tell which ids have variants but no original any more. Their
+variants are deleted, unless one of them is younger than the grace period (a resize of a file
+that was just removed may still be writing; the next sweep takes it). Sweeps are idempotent, so
+several cleanup replicas may sweep at once.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from shared.keys import VARIANTS_PREFIX, is_file_id
+from shared.keys import VARIANTS_PREFIX, is_file_id, variant_prefix
 from shared.logging import get_logger
 from shared.s3 import ObjectInfo, ObjectStore
 
@@ -27,6 +29,13 @@ def file_id_of_prefix(prefix: str) -> str | None:
         return None
     file_id = prefix[len(VARIANTS_PREFIX) : -1]
     return file_id if is_file_id(file_id) else None
+
+
+def orphan_ids(variant_prefixes: Iterable[str], root_prefixes: Iterable[str]) -> list[str]:
+    """Ids that have a ``variants/{id}/`` folder but no ``{id}/`` folder of originals. Pure."""
+    originals = {p[:-1] for p in root_prefixes if p.endswith("/")}
+    ids = (file_id_of_prefix(p) for p in variant_prefixes)
+    return sorted(i for i in ids if i is not None and i not in originals)
 
 
 def old_enough(objects: Sequence[ObjectInfo], *, now: datetime, grace: timedelta) -> bool:
@@ -59,13 +68,10 @@ class Sweeper:
     async def run_once(self) -> SweepResult:
         started = time.monotonic()
         result = SweepResult()
-        for prefix in await self._store.list_prefixes(VARIANTS_PREFIX):
-            file_id = file_id_of_prefix(prefix)
-            if file_id is None:
-                continue
-            result.checked += 1
-            if await self._store.list_keys(f"{file_id}/", limit=1):
-                continue  # the original is there
+        variant_prefixes = await self._store.list_prefixes(VARIANTS_PREFIX)
+        result.checked = len(variant_prefixes)
+        for file_id in orphan_ids(variant_prefixes, await self._store.list_prefixes("")):
+            prefix = variant_prefix(file_id)
             variants = await self._store.list_keys(prefix)
             if not variants:
                 continue

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.cleanup.handler import prefix_to_clean
-from services.cleanup.sweep import file_id_of_prefix, old_enough
+from services.cleanup.sweep import file_id_of_prefix, old_enough, orphan_ids
 from shared.events import ObjectEvent
 from shared.s3 import ObjectInfo
 
@@ -60,3 +60,12 @@ def test_old_enough_needs_every_variant_past_the_grace() -> None:
     assert old_enough([info(61), info(600)], now=NOW, grace=grace)
     assert not old_enough([info(61), info(5)], now=NOW, grace=grace)
     assert old_enough([info(0)], now=NOW, grace=timedelta(0))
+
+
+def test_orphans_are_the_ids_with_variants_but_no_originals() -> None:
+    a, b, c = "a" * 32, "b" * 32, "c" * 32
+    variants = [f"variants/{a}/", f"variants/{b}/", "variants/not-an-id/", f"variants/{c}/"]
+    root = [f"{a}/", "variants/", ".uploads/", f"{c}/"]
+    assert orphan_ids(variants, root) == [b]
+    assert orphan_ids([], root) == []
+    assert orphan_ids(variants, []) == [a, b, c]
