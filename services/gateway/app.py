@@ -79,7 +79,6 @@ def build_app(
         max_size=settings.upload_max_size,
         allowed_types=tuple(settings.allowed_types),
     )
-    src_prefix = f"{settings.download_base_url}/files/"
 
     def context(principal: Principal, correlation_id: str) -> RequestContext:
         return RequestContext(
@@ -87,7 +86,6 @@ def build_app(
             files=lifecycle.files,
             policy=policy,
             metrics=metrics,
-            src_prefix=src_prefix,
             correlation_id=correlation_id,
         )
 

@@ -16,5 +16,4 @@ class RequestContext:
     files: FileService
     policy: UploadPolicy
     metrics: Metrics
-    src_prefix: str
     correlation_id: str

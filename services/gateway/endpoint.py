@@ -86,13 +86,14 @@ class GraphQLEndpoint:
                 headers={"Allow": "POST"},
             )
         started = time.perf_counter()
+        refused: ServiceError | None = None
         try:
             response, names = await self._handle(request)
-            outcome = "ok"
+            outcome = "ok" if response.status_code < 400 else "invalid"
         except ServiceError as exc:
+            refused = exc
             response, names = error_response(exc), []
             outcome = exc.code.lower()
-            self._log.info("graphql request refused", code=exc.code, reason=exc.message)
         elapsed = time.perf_counter() - started
         self._metrics.requests.labels(outcome).inc()
         self._metrics.duration.observe(elapsed)
@@ -101,6 +102,7 @@ class GraphQLEndpoint:
             status=response.status_code,
             operations=names,
             duration_ms=round(elapsed * 1000, 1),
+            **({"code": refused.code, "reason": refused.message} if refused else {}),
         )
         return response
 

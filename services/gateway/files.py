@@ -66,12 +66,17 @@ class ListPage:
     has_more: bool
 
 
-def src_url(download_base_url: str, key: str) -> str:
+def src_prefix(download_base_url: str) -> str:
+    """What every file's ``src`` starts with (``getSettings.srcPrefix``)."""
+    return f"{download_base_url.rstrip('/')}/files/"
+
+
+def src_url(prefix: str, key: str) -> str:
     """The public download URL of a key."""
-    return f"{download_base_url.rstrip('/')}/files/{quote(key, safe='/')}"
+    return prefix + quote(key, safe="/")
 
 
-def file_record(info: ObjectInfo, download_base_url: str) -> FileRecord:
+def file_record(info: ObjectInfo, prefix: str) -> FileRecord:
     original = parse_original_key(info.key)
     return FileRecord(
         id=original.file_id,
@@ -79,7 +84,7 @@ def file_record(info: ObjectInfo, download_base_url: str) -> FileRecord:
         name=original.name,
         size=info.size,
         type=info.content_type,
-        src=src_url(download_base_url, info.key),
+        src=src_url(prefix, info.key),
         created_on=info.last_modified,
     )
 
@@ -95,7 +100,7 @@ def upload_payload(file_id: str, key: str, request: UploadRequest, post: dict[st
 class FileService:
     def __init__(self, store: ObjectStore, *, download_base_url: str, presign_expires: int) -> None:
         self.store = store
-        self._download_base_url = download_base_url
+        self.src_prefix = src_prefix(download_base_url)
         self._presign_expires = presign_expires
 
     def presign(self, request: UploadRequest) -> dict[str, Any]:
@@ -193,7 +198,7 @@ class FileService:
 
     async def _record(self, key: str) -> FileRecord | None:
         info = await self.store.head(key)
-        return file_record(info, self._download_base_url) if info is not None else None
+        return file_record(info, self.src_prefix) if info is not None else None
 
     async def _records(self, keys: Sequence[str]) -> list[FileRecord]:
         """HEAD each key (bounded concurrency), in order; keys gone meanwhile are left out."""

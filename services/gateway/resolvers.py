@@ -97,7 +97,7 @@ async def get_settings(_obj: Any, info: Info) -> Payload:
             "data": {
                 "uploadMinFileSize": ctx.policy.min_size,
                 "uploadMaxFileSize": ctx.policy.max_size,
-                "srcPrefix": ctx.src_prefix,
+                "srcPrefix": ctx.files.src_prefix,
             }
         }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.gateway.files import file_record, src_url, upload_payload
+from services.gateway.files import file_record, src_prefix, src_url, upload_payload
 from services.gateway.uploads import UploadRequest
 from shared.s3 import ObjectInfo
 
@@ -13,7 +13,7 @@ FILE_ID = "0123456789abcdef0123456789abcdef"
 
 def test_src_is_the_url_quoted_download_url() -> None:
     assert (
-        src_url("http://cdn.example/", f"{FILE_ID}/my photo#1.jpg")
+        src_url(src_prefix("http://cdn.example/"), f"{FILE_ID}/my photo#1.jpg")
         == f"http://cdn.example/files/{FILE_ID}/my%20photo%231.jpg"
     )
 
@@ -23,7 +23,7 @@ def test_file_record_from_an_object() -> None:
     info = ObjectInfo(
         key=f"{FILE_ID}/a.png", size=5_000_000_000, etag="e", content_type="image/png", last_modified=moment
     )
-    record = file_record(info, "http://127.0.0.1:8001").to_graphql()
+    record = file_record(info, src_prefix("http://127.0.0.1:8001")).to_graphql()
     assert record == {
         "id": FILE_ID,
         "key": f"{FILE_ID}/a.png",
