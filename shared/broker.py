@@ -27,7 +27,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from shared.errors import ResizeTimeout, Unavailable
+from shared.errors import Unavailable
 from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 
@@ -265,6 +265,7 @@ class RpcClient:
         correlation_id: str | None = None,
         headers: dict[str, Any] | None = None,
     ) -> bytes:
+        """Publish a request and wait for its reply; ``TimeoutError`` after ``timeout`` seconds."""
         call_id = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
@@ -281,8 +282,6 @@ class RpcClient:
                 routing_key=routing_key,
             )
             return await asyncio.wait_for(future, timeout=timeout)
-        except TimeoutError as exc:
-            raise ResizeTimeout() from exc
         finally:
             self._pending.pop(call_id, None)
 

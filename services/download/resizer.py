@@ -76,10 +76,10 @@ class ResizeCoordinator:
             body = await self._rpc.call(
                 self._queue, request.to_json(), timeout=self._timeout, correlation_id=correlation_id
             )
-        except ResizeTimeout:
+        except TimeoutError as exc:
             self._metrics.resize_rpcs.labels(outcome="timeout").inc()
             log.warning("resize request unanswered", key=request.key, width=request.width)
-            raise
+            raise ResizeTimeout() from exc
         except ServiceError:
             self._metrics.resize_rpcs.labels(outcome="failed").inc()
             raise

@@ -95,7 +95,7 @@ async def test_a_caller_going_away_does_not_cancel_the_resize_for_others() -> No
 class TimingOutRpc(ScriptedRpc):
     async def call(self, routing_key: str, body: bytes, **_: Any) -> bytes:
         self.calls.append((routing_key, body, None))
-        raise ResizeTimeout()
+        raise TimeoutError
 
 
 class BrokenRpc(ScriptedRpc):
