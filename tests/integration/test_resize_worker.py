@@ -223,7 +223,14 @@ async def test_unreachable_store_is_retried_then_answered_and_dead_lettered(
     settings_for: Callable[..., Any], rpc: RpcClient, connection: AbstractRobustConnection
 ) -> None:
     port = free_port()
-    service = await start_worker(settings_for(Settings, port=port, s3_endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    settings = settings_for(
+        Settings,
+        port=port,
+        s3_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        retry_delay_initial=0.05,  # the backoff itself is tested in test_broker.py
+        retry_delay_max=0.2,
+    )
+    service = await start_worker(settings)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             ready = await http.get("/readyz")
