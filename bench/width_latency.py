@@ -14,16 +14,14 @@ import platform
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 
-from devstack.seaweed import s3_client
-from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
+from devstack.services import StackPorts
 from tests.support.images import jpeg_bytes
 from tests.support.infra import provide_infra
-from tests.support.ports import free_ports
+from tests.support.stack import running_stack
 from tests.support.tokens import token
 
 PAYLOAD = """query($d: PreSignedPostPayloadInput!) { fileManager { getPreSignedPostPayload(data: $d) {
@@ -35,32 +33,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--width", type=int, default=750)
     args = parser.parse_args()
-    with provide_infra() as infra, tempfile.TemporaryDirectory() as tmp:
-        vhost = f"files-bench-{uuid.uuid4().hex[:8]}"
-        bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        infra.add_vhost(vhost)
-        s3_client(infra.s3_endpoint_url).create_bucket(Bucket=bucket)
-        ports = StackPorts(*free_ports(5))
-        env = stack_env(
-            amqp_url=infra.amqp_url(vhost),
-            s3_endpoint_url=infra.s3_endpoint_url,
-            bucket=bucket,
-            filer_address=infra.filer_address,
-            ports=ports,
-            data_dir=Path(tmp),
-            access_key=infra.access_key,
-            secret_key=infra.secret_key,
-        )
-        services = [ServiceProcess(n, ports.of(n), env, log_path=Path(tmp) / f"{n}.log") for n in SERVICE_NAMES]
-        for svc in services:
-            svc.start()
-        try:
-            wait_ready(services, timeout=90)
-            run(ports, args.rounds, args.width)
-        finally:
-            for svc in services:
-                svc.stop()
-            infra.delete_vhost(vhost)
+    with provide_infra() as infra, tempfile.TemporaryDirectory() as tmp, running_stack(infra, Path(tmp)) as stack:
+        run(stack.ports, args.rounds, args.width)
 
 
 def run(ports: StackPorts, rounds: int, width: int) -> None:

@@ -1,0 +1,73 @@
+"""The five services as separate processes on free ports, against a fresh vhost and bucket of the
+given infrastructure: what the end-to-end tests and the benchmarks run against."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.seaweed import s3_client
+from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
+from tests.support.infra import Infra
+from tests.support.ports import free_ports
+
+
+@dataclass
+class RunningStack:
+    ports: StackPorts
+    bucket: str
+    s3: Any
+    services: dict[str, ServiceProcess]
+    log_dir: Path
+
+    @property
+    def gateway_url(self) -> str:
+        return self.services["gateway"].base_url
+
+    @property
+    def download_url(self) -> str:
+        return self.services["download"].base_url
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.log_dir.glob("*.log"))
+        )
+
+
+@contextmanager
+def running_stack(infra: Infra, log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    vhost = f"files-stack-{uuid.uuid4().hex[:12]}"
+    bucket = f"stack-{uuid.uuid4().hex[:12]}"
+    infra.add_vhost(vhost)
+    s3 = s3_client(infra.s3_endpoint_url, infra.access_key, infra.secret_key)
+    s3.create_bucket(Bucket=bucket)
+    ports = StackPorts(*free_ports(5))
+    env = stack_env(
+        amqp_url=infra.amqp_url(vhost),
+        s3_endpoint_url=infra.s3_endpoint_url,
+        bucket=bucket,
+        filer_address=infra.filer_address,
+        ports=ports,
+        data_dir=log_dir,
+        access_key=infra.access_key,
+        secret_key=infra.secret_key,
+        extra={"WEED_BINARY": infra.weed_binary, **(extra_env or {})},
+    )
+    services = {n: ServiceProcess(n, ports.of(n), env, log_path=log_dir / f"{n}.log") for n in SERVICE_NAMES}
+    stack = RunningStack(ports=ports, bucket=bucket, s3=s3, services=services, log_dir=log_dir)
+    try:
+        for svc in services.values():
+            svc.start()
+        try:
+            wait_ready(list(services.values()), timeout=90)
+        except Exception as exc:
+            raise RuntimeError(f"{exc}\n{stack.logs()}") from exc
+        yield stack
+    finally:
+        for svc in services.values():
+            svc.stop()
+        infra.delete_vhost(vhost)
