@@ -28,6 +28,7 @@ class Principal:
 
     subject: str
     scopes: frozenset[str]
+    name: str | None = None  # the ``name`` claim, shown as ``createdBy.displayName``
 
     def can(self, needed: str) -> bool:
         return has_scope(self.scopes, needed)
@@ -142,7 +143,12 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise Unauthorized("The token has no subject.", data={"reason": "invalid"})
-        return Principal(subject=subject, scopes=parse_scopes(claims.get("scope")))
+        name = claims.get("name")
+        return Principal(
+            subject=subject,
+            scopes=parse_scopes(claims.get("scope")),
+            name=name[:200] if isinstance(name, str) and name.strip() else None,
+        )
 
     async def authenticate(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ariadne import graphql
-from graphql import GraphQLSchema
+from graphql import ASTValidationRule, GraphQLSchema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from services.gateway.auth import Principal, TokenVerifier
 from services.gateway.context import RequestContext
+from services.gateway.documents import DocumentCache
 from services.gateway.metrics import Metrics
 from services.gateway.schema import QuietErrorLog, format_error
 from services.gateway.transport import PreparedOperation, parse_body, prepare
@@ -68,6 +69,7 @@ class GraphQLEndpoint:
         *,
         max_body_bytes: int,
         max_batch_size: int,
+        validation_rules: list[type[ASTValidationRule]] | None = None,
     ) -> None:
         self._schema = schema
         self._verifier = verifier
@@ -75,6 +77,8 @@ class GraphQLEndpoint:
         self._context_factory = context_factory
         self._max_body_bytes = max_body_bytes
         self._max_batch_size = max_batch_size
+        self._validation_rules = validation_rules or []
+        self._documents = DocumentCache()
         self._error_log = QuietErrorLog(logging.getLogger("ariadne"), {})
         self._log = get_logger(__name__)
 
@@ -112,7 +116,7 @@ class GraphQLEndpoint:
         parsed = parse_body(body, max_batch=self._max_batch_size)
         correlation_id = correlation_id_of(request) or ""
         context = self._context_factory(principal, correlation_id)
-        prepared = [prepare(operation) for operation in parsed.operations]
+        prepared = [prepare(operation, self._documents.parse) for operation in parsed.operations]
         results = await asyncio.gather(*(self._execute(op, context) for op in prepared))
         names = [op.operation_name for op in prepared]
         if parsed.batched:
@@ -123,12 +127,16 @@ class GraphQLEndpoint:
         return JSONResponse(result, status_code=status), names
 
     async def _execute(self, operation: PreparedOperation, context: RequestContext) -> tuple[bool, Any]:
+        if operation.error is not None:
+            return False, {"errors": [format_error(operation.error)]}
         return await graphql(
             self._schema,
             operation.data,
             context_value=context,
             query_document=operation.document,
             error_formatter=format_error,
+            validation_rules=self._validation_rules,
+            query_validator=self._documents.validate,
             logger=self._error_log,
             debug=False,
         )

@@ -1,73 +1,47 @@
-"""File operations on the object store: pre-signed uploads, records, listing, delete.
+"""File records over the catalog: createFile, updateFile, getFile, listFiles, deleteFile, tags.
 
-Until the file catalog exists every record is read from S3: the key gives id and name, a HEAD
-gives size, content type and time. Tags and meta are not stored yet.
+The catalog keeps the records; S3 keeps the bytes. ``createFile`` checks with a HEAD that the
+object exists and takes its size, type and ETag from S3, not from the caller. ``deleteFile``
+deletes the original in S3 first and then the record (if the second step fails, the
+``object.removed`` event removes the record anyway).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import json
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from services.gateway.listing import ListQuery, encode_cursor
-from services.gateway.uploads import UploadRequest
-from shared.errors import NotFound, ValidationFailed
-from shared.keys import (
-    VARIANTS_PREFIX,
-    InvalidKey,
-    OriginalKey,
-    is_file_id,
-    new_file_id,
-    original_key,
-    parse_original_key,
-)
+from services.gateway.catalog.model import Catalog, FileChanges, FileRecord, ListResult, NewFile, TagCount
+from services.gateway.listing import build_list_request
+from services.gateway.permissions import Access
+from services.gateway.tags import normalize_tags
+from shared.errors import NotFound, ServiceError, ValidationFailed
+from shared.keys import InvalidKey, OriginalKey, is_file_id, parse_original_key, safe_name
+from shared.logging import get_logger
 from shared.s3 import ObjectInfo, ObjectStore
 
-HEAD_CONCURRENCY = 16
-LIST_PAGE_SIZE = 1000
-MAX_EXAMINED_PER_LIMIT = 10  # keys HEADed per page with a type filter, as a multiple of the limit
-COUNT_CAP = 10_000  # totalCount is null above this many originals (the catalog counts exactly)
+MAX_META_BYTES = 16 * 1024
+# S3 user metadata the uploads carry: who asked for the upload (every upload), and the declared
+# size (multipart uploads, whose part URLs cannot pin a size range)
+META_CREATED_BY = "created-by"
+META_DECLARED_SIZE = "declared-size"
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    id: str
-    key: str
-    name: str
-    size: int
-    type: str
-    src: str
-    created_on: datetime
-
-    def to_graphql(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "key": self.key,
-            "name": self.name,
-            "size": self.size,
-            "type": self.type,
-            "src": self.src,
-            "tags": [],
-            "meta": {},
-            "createdOn": self.created_on,
-            "createdBy": None,
-        }
+def creator_metadata(subject: str) -> str:
+    """A JWT ``sub`` as an S3 metadata value (ASCII only)."""
+    return quote(subject, safe="")
 
 
-@dataclass(frozen=True)
-class ListPage:
-    items: list[FileRecord]
-    cursor: str | None
-    total_count: int | None
-    has_more: bool
+def creator_of(info: ObjectInfo) -> str | None:
+    """Who asked for the upload of an object, from its metadata (None for objects without it)."""
+    value = info.metadata.get(META_CREATED_BY)
+    return unquote(value) if value else None
 
 
 def src_prefix(download_base_url: str) -> str:
-    """What every file's ``src`` starts with (``getSettings.srcPrefix``)."""
+    """The default ``srcPrefix``: what every file's ``src`` starts with."""
     return f"{download_base_url.rstrip('/')}/files/"
 
 
@@ -76,170 +50,174 @@ def src_url(prefix: str, key: str) -> str:
     return prefix + quote(key, safe="/")
 
 
-def file_record(info: ObjectInfo, prefix: str) -> FileRecord:
-    original = parse_original_key(info.key)
-    return FileRecord(
-        id=original.file_id,
-        key=info.key,
-        name=original.name,
-        size=info.size,
-        type=info.content_type,
-        src=src_url(prefix, info.key),
-        created_on=info.last_modified,
-    )
-
-
-def upload_payload(file_id: str, key: str, request: UploadRequest, post: dict[str, Any]) -> dict[str, Any]:
-    """The response item of getPreSignedPostPayload; ``file.name`` is the key, as Webiny does."""
+def record_to_graphql(record: FileRecord, prefix: str) -> dict[str, Any]:
     return {
-        "data": {"url": post["url"], "fields": post["fields"]},
-        "file": {"id": file_id, "key": key, "name": key, "size": request.size, "type": request.type},
+        "id": record.id,
+        "key": record.key,
+        "name": record.name,
+        "size": record.size,
+        "type": record.type,
+        "src": src_url(prefix, record.key),
+        "tags": list(record.tags),
+        "meta": record.meta,
+        "createdOn": record.created_on,
+        "createdBy": ({"id": record.created_by, "displayName": record.created_by_name} if record.created_by else None),
     }
 
 
-class FileService:
-    def __init__(self, store: ObjectStore, *, download_base_url: str, presign_expires: int) -> None:
-        self.store = store
-        self.src_prefix = src_prefix(download_base_url)
-        self._presign_expires = presign_expires
-
-    def presign(self, request: UploadRequest) -> dict[str, Any]:
-        """A new id and key, and a POST policy pinning key, type and [1, size] bytes (no I/O)."""
-        file_id = new_file_id()
-        key = str(original_key(file_id, request.name))
-        post = self.store.presigned_post(
-            key, content_type=request.type, max_size=request.size, expires_in=self._presign_expires
-        )
-        return upload_payload(file_id, key, request, post)
-
-    async def get(self, file_id: str) -> FileRecord:
-        infos = await self._originals_of(file_id)
-        for info in infos:
-            record = await self._record(info.key)
-            if record is not None:
-                return record
-        raise _not_found(file_id)
-
-    async def create(self, key: object) -> FileRecord:
-        """The record of an uploaded object (createFile): it must exist in S3."""
-        if not isinstance(key, str) or not key:
-            raise ValidationFailed(
-                "key is required.", data={"invalidFields": {"key": _field("REQUIRED", "key is required.")}}
-            )
-        try:
-            parse_original_key(key)
-        except InvalidKey as exc:
-            raise ValidationFailed(
-                "key is not a file key.",
-                data={"invalidFields": {"key": _field("INVALID", "Not a key returned by getPreSignedPostPayload.")}},
-            ) from exc
-        record = await self._record(key)
-        if record is None:
-            raise NotFound(f"No uploaded file has the key {key}.")
-        return record
-
-    async def delete(self, file_id: str) -> None:
-        """Delete the original only; its variants go when the cleanup worker sees the removal."""
-        infos = await self._originals_of(file_id)
-        if not infos:
-            raise _not_found(file_id)
-        for info in infos:
-            await self.store.delete(info.key)
-
-    async def list_files(self, query: ListQuery) -> ListPage:
-        """One page from the cursor on. Until the catalog, a type filter needs a HEAD per key, so a
-        page examines at most ``MAX_EXAMINED_PER_LIMIT * limit`` keys and says ``hasMoreItems``."""
-        if query.matches_nothing:
-            return ListPage(items=[], cursor=None, total_count=0, has_more=False)
-        found: list[FileRecord] = []
-        batch: list[str] = []
-        examined = 0
-        last_examined: str | None = None
-        exhausted = True
-        async for original in self._scan(query.after):
-            if not query.accepts_key(original):
-                continue
-            batch.append(str(original))
-            if len(batch) >= query.limit + 1 - len(found):
-                found += [r for r in await self._records(batch) if query.accepts_type(r.type)]
-                examined += len(batch)
-                last_examined = batch[-1]
-                batch.clear()
-                if len(found) > query.limit or examined >= MAX_EXAMINED_PER_LIMIT * query.limit:
-                    exhausted = False
-                    break
-        if batch:
-            found += [r for r in await self._records(batch) if query.accepts_type(r.type)]
-        items = found[: query.limit]
-        has_more = len(found) > query.limit or not exhausted
-        last_key = items[-1].key if len(found) > query.limit else last_examined
-        return ListPage(
-            items=items,
-            cursor=encode_cursor(last_key) if has_more and last_key else None,
-            total_count=await self._count(query) if query.types is None else None,
-            has_more=has_more,
-        )
-
-    async def _count(self, query: ListQuery) -> int | None:
-        """Originals matching the key filters, or None when there are more than ``COUNT_CAP``."""
-        count = 0
-        async for original in self._scan(None):
-            if query.accepts_key(original):
-                count += 1
-                if count > COUNT_CAP:
-                    return None
-        return count
-
-    async def _originals_of(self, file_id: str) -> list[ObjectInfo]:
-        if not is_file_id(file_id):
-            raise _not_found(file_id)
-        infos = await self.store.list_keys(f"{file_id}/", limit=100)
-        return [info for info in infos if _original(info.key) is not None]
-
-    async def _record(self, key: str) -> FileRecord | None:
-        info = await self.store.head(key)
-        return file_record(info, self.src_prefix) if info is not None else None
-
-    async def _records(self, keys: Sequence[str]) -> list[FileRecord]:
-        """HEAD each key (bounded concurrency), in order; keys gone meanwhile are left out."""
-        gate = asyncio.Semaphore(HEAD_CONCURRENCY)
-
-        async def one(key: str) -> FileRecord | None:
-            async with gate:
-                return await self._record(key)
-
-        results = await asyncio.gather(*(one(key) for key in keys))
-        return [record for record in results if record is not None]
-
-    async def _scan(self, start_after: str | None) -> AsyncIterator[OriginalKey]:
-        """Original keys in key order after ``start_after``.
-
-        Ids are lowercase hex, so every original sorts before ``variants/``: the scan stops there.
-        """
-        start = start_after or ""
-        while True:
-            page, truncated = await self.store.list_page(start_after=start, max_keys=LIST_PAGE_SIZE)
-            for info in page:
-                if info.key >= VARIANTS_PREFIX:
-                    return
-                original = _original(info.key)
-                if original is not None:
-                    yield original
-            if not page or not truncated:
-                return
-            start = page[-1].key
+def display_name(given: Any, original: OriginalKey) -> str:
+    """The record's name: Webiny's app sends the key as the name, so a name with a path (or none)
+    becomes the key's file name part; any other name is made safe like a key's."""
+    if not isinstance(given, str) or not given.strip() or "/" in given or "\\" in given:
+        return original.name
+    return safe_name(given)
 
 
-def _original(key: str) -> OriginalKey | None:
+def parse_file_key(key: Any) -> OriginalKey:
+    if not isinstance(key, str) or not key:
+        raise _invalid("key", "REQUIRED", "key is required.")
     try:
         return parse_original_key(key)
-    except InvalidKey:
+    except InvalidKey as exc:
+        raise _invalid("key", "INVALID", "key is not a key returned by getPreSignedPostPayload.") from exc
+
+
+def checked_meta(meta: Any) -> dict[str, Any] | None:
+    if meta is None:
         return None
+    if not isinstance(meta, dict):
+        raise _invalid("meta", "INVALID", "meta must be a JSON object.")
+    if len(json.dumps(meta, separators=(",", ":"), default=str).encode()) > MAX_META_BYTES:
+        raise _invalid("meta", "TOO_LARGE", f"meta may take at most {MAX_META_BYTES} bytes as JSON.")
+    return meta
 
 
-def _not_found(file_id: str) -> NotFound:
+def file_changes(data: Mapping[str, Any]) -> FileChanges:
+    """updateFile's input: name, tags and meta may change; key, size and type are the object's."""
+    name = data.get("name")
+    if name is not None:
+        if not isinstance(name, str) or not name.strip():
+            raise _invalid("name", "REQUIRED", "name must not be empty.")
+        name = safe_name(name)
+    tags = data.get("tags")
+    return FileChanges(
+        name=name,
+        tags=normalize_tags(tags) if tags is not None else None,
+        meta=checked_meta(data.get("meta")),
+    )
+
+
+class FileService:
+    def __init__(self, catalog: Catalog, store: ObjectStore) -> None:
+        self.catalog = catalog
+        self.store = store
+
+    async def get(self, access: Access, file_id: str) -> FileRecord:
+        """A ready record; NOT_FOUND otherwise, saying why when its content was rejected."""
+        if not is_file_id(file_id):
+            raise not_found(file_id)
+        record = await self.catalog.get(file_id, owner=access.owner)
+        if record is None:
+            rejected = await self.catalog.rejection(file_id, owner=access.owner)
+            raise not_found(file_id) if rejected is None else rejected_error(rejected, NotFound)
+        return record
+
+    async def create(self, access: Access, data: Mapping[str, Any], *, display: str | None = None) -> FileRecord:
+        """createFile: the record of an uploaded object (it must exist in S3)."""
+        original = parse_file_key(data.get("key"))
+        tags = normalize_tags(data.get("tags"))
+        meta = checked_meta(data.get("meta")) or {}
+        info = await self.store.head(str(original))
+        if info is None:
+            rejected = await self.catalog.rejection(original.file_id, owner=access.owner)
+            if rejected is not None and rejected.key == str(original):
+                raise rejected_error(rejected, ValidationFailed)
+            raise NotFound(f"No uploaded file has the key {original}.", data={"key": str(original)})
+        # the record's creator, or whoever asked for the upload (S3 metadata), must be in reach
+        existing = await self.catalog.get(original.file_id)
+        creator = existing.created_by if existing is not None else creator_of(info)
+        if (existing is not None or creator is not None) and not access.may_touch(creator):
+            raise NotFound(f"No uploaded file has the key {original}.", data={"key": str(original)})
+        own = creator is None or creator == access.subject
+        return await self.register(
+            info, original, created_by=creator or access.subject, created_by_name=display if own else None,
+            name=display_name(data.get("name"), original), tags=tags, meta=meta,
+        )  # fmt: skip
+
+    async def register(
+        self,
+        info: ObjectInfo,
+        original: OriginalKey,
+        *,
+        created_by: str | None,
+        created_by_name: str | None = None,
+        name: str | None = None,
+        tags: tuple[str, ...] = (),
+        meta: dict[str, Any] | None = None,
+    ) -> FileRecord:
+        new = NewFile(
+            id=original.file_id,
+            key=str(original),
+            name=name or original.name,
+            type=info.content_type,
+            size=info.size,
+            created_by=created_by,
+            created_by_name=created_by_name,
+            tags=tags,
+            meta=meta or {},
+        )
+        return await self.catalog.register_uploaded(new, size=info.size, etag=info.etag or None)
+
+    async def update(self, access: Access, file_id: str, data: Mapping[str, Any]) -> FileRecord:
+        changes = file_changes(data)
+        record = await self.catalog.update(file_id, changes, owner=access.owner) if is_file_id(file_id) else None
+        if record is None:
+            raise not_found(file_id)
+        return record
+
+    async def delete(self, access: Access, file_id: str) -> None:
+        """Delete the original only; its variants go when the cleanup worker sees the removal.
+
+        The S3 deletion is what counts: it emits ``object.removed``, which removes the record too
+        (and may race this call's own removal). So a failure to remove the record is tried once
+        more and then left to that event, rather than reported for a file that is already gone.
+        """
+        record = await self.get(access, file_id)
+        await self.store.delete(record.key)
+        for attempt in (1, 2):
+            try:
+                await self.catalog.delete(file_id, owner=access.owner)
+                return
+            except Exception as exc:  # noqa: BLE001 - the object is gone; its removal event removes the record
+                get_logger(__name__).warning(
+                    "record not removed after its object", id=file_id, attempt=attempt, error=f"{type(exc).__name__}"
+                )
+
+    async def list_files(self, access: Access, args: Mapping[str, Any]) -> ListResult:
+        return await self.catalog.list(build_list_request(args, owner=access.owner))
+
+    async def tags(self, access: Access, where: Mapping[str, Any] | None) -> list[TagCount]:
+        where = where or {}
+        return await self.catalog.list_tags(
+            starts_with=_lower(where.get("tag_startsWith")),
+            not_starts_with=_lower(where.get("tag_not_startsWith")),
+            owner=access.owner,
+        )
+
+
+def rejected_error(record: FileRecord, kind: type[ServiceError]) -> ServiceError:
+    """An upload whose content did not match its declared type (the catalog deleted it)."""
+    reason = record.reason or "The file's content did not match its declared type."
+    return kind(reason, data={"id": record.id, "key": record.key, "status": "rejected", "reason": reason})
+
+
+def not_found(file_id: str) -> NotFound:
     return NotFound(f"File {file_id} was not found.", data={"id": file_id})
 
 
-def _field(code: str, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message, "data": None}
+def _lower(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) and value.strip() else None
+
+
+def _invalid(field: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, data={"invalidFields": {field: {"code": code, "message": message, "data": None}}})

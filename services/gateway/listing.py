@@ -1,116 +1,132 @@
-"""listFiles arguments as a pure query: limits, the opaque cursor and the key-level filters.
+"""listFiles arguments as a catalog ListRequest: limits and every filter. Pure functions.
 
-Until the file catalog exists the list is read from S3, so only what the key and the object
-itself tell can be filtered on: ``search`` (file name substring), ``types`` (content type),
-``ids``. No file has tags or a recorded creator yet, so filters that require a tag or a
-creator match nothing and ``tag_not_startsWith`` matches everything.
+Every given filter must hold (arguments and ``where`` alike). The admin app sends empty lists for
+filters it does not use (``types: []``, ``tags: []``): an empty list is no filter. Cursors are the
+catalog's own opaque strings, passed through (the catalog refuses ones it did not hand out).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping
-from dataclasses import dataclass
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from services.gateway.catalog.model import ListFilter, ListRequest
+from services.gateway.tags import normalize_filter_tags
 from shared.errors import ValidationFailed
-from shared.keys import InvalidKey, OriginalKey, parse_original_key
 
 DEFAULT_LIMIT = 40
 MAX_LIMIT = 100
-_CURSOR_PREFIX = "k:"
+MAX_SEARCH_LENGTH = 200
+# one request's filter lists (each list, before de-duplication): enough for any UI, bounded work
+MAX_TYPES = 50
+MAX_TAG_FILTERS = 50
+MAX_IDS = 1000
+# "image/png", "image/*" or "*/*"; lowercase after normalization
+_TYPE_PATTERN_RE = re.compile(r"^([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\*)/([a-z0-9][a-z0-9!#$&^_.+-]{0,126}|\*)$")
 
 
-def encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + key).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    """The last key of the previous page; ValidationFailed for anything we did not hand out."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise _bad_cursor() from exc
-    if not text.startswith(_CURSOR_PREFIX):
-        raise _bad_cursor()
-    key = text[len(_CURSOR_PREFIX) :]
-    try:
-        parse_original_key(key)
-    except InvalidKey as exc:
-        raise _bad_cursor() from exc
-    return key
-
-
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "after is not a cursor returned by listFiles.",
-        data={"invalidFields": {"after": {"code": "INVALID", "message": "Unknown cursor.", "data": None}}},
-    )
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    limit: int = DEFAULT_LIMIT
-    after: str | None = None
-    types: frozenset[str] | None = None
-    searches: tuple[str, ...] = ()
-    ids: frozenset[str] | None = None
-    matches_nothing: bool = False
-
-    def accepts_key(self, original: OriginalKey) -> bool:
-        if self.ids is not None and original.file_id not in self.ids:
-            return False
-        name = original.name.casefold()
-        return all(term in name for term in self.searches)
-
-    def accepts_type(self, content_type: str) -> bool:
-        return self.types is None or content_type.lower() in self.types
-
-
-def build_list_query(args: Mapping[str, Any]) -> ListQuery:
-    """Turn the GraphQL arguments of listFiles into a ListQuery."""
+def build_list_request(args: Mapping[str, Any], *, owner: str | None) -> ListRequest:
+    """Turn the GraphQL arguments of listFiles into a ListRequest; ValidationFailed for bad input."""
     limit = args.get("limit")
     if limit is None:
         limit = DEFAULT_LIMIT
     if limit < 1:
-        raise ValidationFailed(
-            "limit must be at least 1.",
-            data={"invalidFields": {"limit": {"code": "TOO_SMALL", "message": "At least 1.", "data": None}}},
-        )
+        raise _invalid("limit", "TOO_SMALL", "limit must be at least 1.")
     limit = min(limit, MAX_LIMIT)
-    after = args.get("after")
+    after = args.get("after") or None
     where: Mapping[str, Any] = args.get("where") or {}
+    for field, given, most in (
+        ("types", args.get("types"), MAX_TYPES),
+        ("where.type_in", where.get("type_in"), MAX_TYPES),
+        ("tags", args.get("tags"), MAX_TAG_FILTERS),
+        ("where.tag_in", where.get("tag_in"), MAX_TAG_FILTERS),
+        ("where.tag_and_in", where.get("tag_and_in"), MAX_TAG_FILTERS),
+        ("ids", args.get("ids"), MAX_IDS),
+        ("where.id_in", where.get("id_in"), MAX_IDS),
+    ):
+        if given is not None and len(given) > most:
+            raise _invalid(field, "TOO_MANY", f"{field} may list at most {most} values.")
 
-    types: frozenset[str] | None = None
-    for given in (args.get("types"), [where["type"]] if where.get("type") else None, where.get("type_in")):
+    types: tuple[str, ...] | None = None
+    for field, given in (
+        ("types", args.get("types")),
+        ("where.type", [where["type"]] if where.get("type") else None),
+        ("where.type_in", where.get("type_in")),
+    ):
         if given:
-            wanted = frozenset(t.lower() for t in given if isinstance(t, str))
-            types = wanted if types is None else types & wanted
+            wanted = type_patterns(given, field)
+            types = wanted if types is None else intersect_types(types, wanted)
 
-    ids: frozenset[str] | None = None
+    ids: tuple[str, ...] | None = None
     for given in (args.get("ids"), where.get("id_in")):
         if given:
-            wanted = frozenset(str(i) for i in given)
-            ids = wanted if ids is None else ids & wanted
+            wanted_ids = tuple(dict.fromkeys(str(i) for i in given if i is not None))
+            ids = wanted_ids if ids is None else tuple(i for i in ids if i in wanted_ids)
 
-    searches = tuple(
-        term.strip().casefold()
-        for term in (args.get("search"), where.get("search"))
-        if isinstance(term, str) and term.strip()
+    tags_all = normalize_filter_tags(
+        [*(args.get("tags") or ()), *([where["tag"]] if where.get("tag") else ()), *(where.get("tag_and_in") or ())]
     )
-    needs_tag = bool(
-        args.get("tags")
-        or where.get("tag")
-        or where.get("tag_in")
-        or where.get("tag_and_in")
-        or where.get("tag_startsWith")
-    )
-    return ListQuery(
+    matches_nothing = types == ()
+    return ListRequest(
+        filter=ListFilter(
+            search=_search(args.get("search"), where.get("search")),
+            types=types or (),
+            tags_all=tags_all,
+            tags_any=normalize_filter_tags(where.get("tag_in")),
+            tag_starts_with=_prefix(where.get("tag_startsWith")),
+            tag_not_starts_with=_prefix(where.get("tag_not_startsWith")),
+            ids=() if matches_nothing else ids,
+            created_by=where.get("createdBy") or None,
+            owner=owner,
+        ),
         limit=limit,
-        after=decode_cursor(after) if after else None,
-        types=types,
-        searches=searches,
-        ids=ids,
-        matches_nothing=needs_tag or bool(where.get("createdBy")) or types == frozenset() or ids == frozenset(),
+        after=after,
     )
+
+
+def type_patterns(given: Iterable[Any], field: str = "types") -> tuple[str, ...]:
+    """Lowercased MIME types or wildcards (``image/*``); ValidationFailed for anything else."""
+    out: list[str] = []
+    for item in given:
+        if item is None:
+            continue
+        pattern = str(item).strip().lower()
+        if not _TYPE_PATTERN_RE.match(pattern):
+            raise _invalid(field, "INVALID", f"{item!r} is not a MIME type or a wildcard such as image/*.")
+        out.append(pattern)
+    return tuple(dict.fromkeys(out))
+
+
+def intersect_types(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    """Patterns matching what both lists match (``image/*`` and ``image/png``: ``image/png``)."""
+    out: list[str] = []
+    for a in first:
+        for b in second:
+            if fnmatch.fnmatchcase(a, b):
+                out.append(a)
+            elif fnmatch.fnmatchcase(b, a):
+                out.append(b)
+    return tuple(dict.fromkeys(out))
+
+
+def _search(*terms: Any) -> str | None:
+    """The argument wins over ``where.search`` (the admin app sends one of them)."""
+    for term in terms:
+        if isinstance(term, str) and term.strip():
+            text = " ".join(term.split())
+            if len(text) > MAX_SEARCH_LENGTH:
+                raise _invalid("search", "TOO_LONG", f"search may have at most {MAX_SEARCH_LENGTH} characters.")
+            return text
+    return None
+
+
+def _prefix(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.lower()
+    return None
+
+
+def _invalid(field: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, data={"invalidFields": {field: {"code": code, "message": message, "data": None}}})

@@ -1,7 +1,7 @@
-"""The fileManager resolvers: scope check, the operation, and the ``{data, error}`` envelope.
+"""The fileManager resolvers: permission check, the operation, and the ``{data, error}`` envelope.
 
 Errors that belong to the caller (a ServiceError) come back in ``error`` with a stable code;
-anything else propagates and becomes a GraphQL error without internals (see ``errors_format``).
+anything else propagates and becomes a GraphQL error without internals (see ``schema.format_error``).
 """
 
 from __future__ import annotations
@@ -10,128 +10,178 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
 from ariadne import MutationType, ObjectType, QueryType, SchemaBindable
-from graphql import GraphQLResolveInfo
+from graphql import GraphQLError, GraphQLResolveInfo
 
-from services.gateway import auth
 from services.gateway.context import RequestContext
-from services.gateway.listing import build_list_query
-from shared.errors import Forbidden, NotSupported, ServiceError
+from services.gateway.file_settings import settings_to_graphql
+from services.gateway.files import record_to_graphql
+from services.gateway.permissions import Action, access, require_any_file_scope, require_settings
+from services.gateway.upload_service import Uploader
+from shared.errors import ServiceError
 from shared.logging import get_logger
 
 Payload = dict[str, Any]
 Info: TypeAlias = "GraphQLResolveInfo[RequestContext]"
-Resolver = Callable[..., Awaitable[Any]]
 
 
-async def respond(info: Info, needed: str | None, action: Callable[[RequestContext], Awaitable[Payload]]) -> Payload:
-    """Run ``action`` for a caller holding ``needed``; ServiceErrors become ``{data: null, error}``."""
+async def respond(info: Info, action: Callable[[RequestContext], Awaitable[Payload]]) -> Payload:
+    """Run ``action``; ServiceErrors (permission included) become ``{data: null, error}``."""
     ctx = info.context
-    operation = info.field_name
     try:
-        if needed is not None and not ctx.principal.can(needed):
-            raise Forbidden(f"The token lacks the scope {needed}.", data={"requiredScope": needed})
         payload = await action(ctx)
     except ServiceError as exc:
-        ctx.metrics.operations.labels(operation, exc.code).inc()
-        log = get_logger(__name__).bind(operation=operation, code=exc.code, subject=ctx.principal.subject)
-        if exc.status >= 500:
-            log.warning("operation failed", error=exc.message)
-        else:
-            log.info("operation refused", error=exc.message)
+        _refused(info, exc)
         return {"data": None, "error": exc.to_dict()}
     except Exception:
-        ctx.metrics.operations.labels(operation, "INTERNAL").inc()
+        ctx.metrics.operations.labels(info.field_name, "INTERNAL").inc()
         raise
-    ctx.metrics.operations.labels(operation, "ok").inc()
+    ctx.metrics.operations.labels(info.field_name, "ok").inc()
     return {"error": None, **payload}
 
 
-async def version(_obj: Any, _info: Info) -> str | None:
-    """Null until the catalog exists: the admin app reads this as 'not installed'."""
-    return None
+def _refused(info: Info, exc: ServiceError) -> None:
+    ctx = info.context
+    ctx.metrics.operations.labels(info.field_name, exc.code).inc()
+    log = get_logger(__name__).bind(operation=info.field_name, code=exc.code, subject=ctx.principal.subject)
+    if exc.status >= 500:
+        log.warning("operation failed", error=exc.message)
+    else:
+        log.info("operation refused", error=exc.message)
+
+
+def _uploader(ctx: RequestContext) -> Uploader:
+    access(ctx.principal, Action.WRITE)  # files:write or files:write:own
+    return Uploader(subject=ctx.principal.subject, display_name=ctx.principal.name)
+
+
+async def _src_prefix(ctx: RequestContext) -> str:
+    return (await ctx.settings.get()).src_prefix
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+
+async def version(_obj: Any, info: Info) -> str | None:
+    """The catalog's schema version (the admin app reads null as 'not installed', so a database
+    that does not answer is an error with its code, not null)."""
+    try:
+        return await info.context.catalog.version()
+    except ServiceError as exc:
+        _refused(info, exc)
+        raise GraphQLError(exc.message, extensions={"code": exc.code}) from exc
 
 
 async def get_pre_signed_post_payload(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        request = ctx.policy.check(args["data"])
-        return {"data": ctx.files.presign(request)}
+        return {"data": await ctx.uploads.presign(_uploader(ctx), args["data"])}
 
-    return await respond(info, auth.WRITE, action)
+    return await respond(info, action)
 
 
 async def get_pre_signed_post_payloads(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        requests = ctx.policy.check_many(args["data"])
-        return {"data": [ctx.files.presign(request) for request in requests]}
+        return {"data": await ctx.uploads.presign_many(_uploader(ctx), args["data"])}
 
-    return await respond(info, auth.WRITE, action)
+    return await respond(info, action)
 
 
 async def get_file(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        record = await ctx.files.get(str(args["id"]))
-        return {"data": record.to_graphql()}
+        record = await ctx.files.get(access(ctx.principal, Action.READ), str(args["id"]))
+        return {"data": record_to_graphql(record, await _src_prefix(ctx))}
 
-    return await respond(info, auth.READ, action)
+    return await respond(info, action)
 
 
 async def list_files(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        page = await ctx.files.list_files(build_list_query(args))
+        page = await ctx.files.list_files(access(ctx.principal, Action.READ), args)
+        prefix = await _src_prefix(ctx)
         return {
-            "data": [record.to_graphql() for record in page.items],
+            "data": [record_to_graphql(record, prefix) for record in page.items],
             "meta": {"cursor": page.cursor, "totalCount": page.total_count, "hasMoreItems": page.has_more},
         }
 
-    return await respond(info, auth.READ, action)
+    return await respond(info, action)
 
 
-async def list_tags(_obj: Any, _info: Info, **_args: Any) -> list[str]:
-    """No file has tags until the catalog exists."""
-    return []
+async def list_tags(_obj: Any, info: Info, **args: Any) -> list[str]:
+    """Plain strings, as the admin app selects them; a refusal is a GraphQL error with its code."""
+    result = await list_tags_with_count(_obj, info, **args)
+    if result["error"] is not None:
+        error = result["error"]
+        raise GraphQLError(error["message"], extensions={"code": error["code"], "data": error["data"]})
+    return [item["tag"] for item in result["data"]]
+
+
+async def list_tags_with_count(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        tags = await ctx.files.tags(access(ctx.principal, Action.READ), args.get("where"))
+        return {"data": [{"tag": t.tag, "count": t.count} for t in tags]}
+
+    return await respond(info, action)
 
 
 async def get_settings(_obj: Any, info: Info) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        return {
-            "data": {
-                "uploadMinFileSize": ctx.policy.min_size,
-                "uploadMaxFileSize": ctx.policy.max_size,
-                "srcPrefix": ctx.files.src_prefix,
-            }
-        }
+        require_any_file_scope(ctx.principal)
+        return {"data": settings_to_graphql(await ctx.settings.get())}
 
-    return await respond(info, auth.READ, action)
+    return await respond(info, action)
+
+
+# --- mutations --------------------------------------------------------------------------------------
 
 
 async def create_file(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        record = await ctx.files.create((args.get("data") or {}).get("key"))
-        return {"data": record.to_graphql()}
+        record = await ctx.files.create(
+            access(ctx.principal, Action.WRITE), args.get("data") or {}, display=ctx.principal.name
+        )
+        return {"data": record_to_graphql(record, await _src_prefix(ctx))}
 
-    return await respond(info, auth.WRITE, action)
+    return await respond(info, action)
 
 
-async def update_file(_obj: Any, info: Info, **_args: Any) -> Payload:
-    async def action(_ctx: RequestContext) -> Payload:
-        raise NotSupported("Updating a file record needs the file catalog, which is not available yet.")
+async def update_file(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        record = await ctx.files.update(access(ctx.principal, Action.WRITE), str(args["id"]), args.get("data") or {})
+        return {"data": record_to_graphql(record, await _src_prefix(ctx))}
 
-    return await respond(info, auth.WRITE, action)
+    return await respond(info, action)
 
 
 async def delete_file(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        await ctx.files.delete(str(args["id"]))
+        await ctx.files.delete(access(ctx.principal, Action.DELETE), str(args["id"]))
         return {"data": True}
 
-    return await respond(info, auth.DELETE, action)
+    return await respond(info, action)
 
 
-async def update_settings(_obj: Any, info: Info, **_args: Any) -> Payload:
-    async def action(_ctx: RequestContext) -> Payload:
-        raise NotSupported("Settings are read from the service configuration until the catalog exists.")
+async def update_settings(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        require_settings(ctx.principal)
+        return {"data": settings_to_graphql(await ctx.settings.update(args.get("data")))}
 
-    return await respond(info, auth.SETTINGS, action)
+    return await respond(info, action)
+
+
+async def create_multi_part_upload(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        return {"data": await ctx.uploads.create_multipart(_uploader(ctx), args["data"], args["numberOfParts"])}
+
+    return await respond(info, action)
+
+
+async def complete_multi_part_upload(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        record = await ctx.uploads.complete_multipart(
+            access(ctx.principal, Action.WRITE), args["fileKey"], args["uploadId"]
+        )
+        return {"data": True, "file": record_to_graphql(record, await _src_prefix(ctx))}
+
+    return await respond(info, action)
 
 
 def _namespace(_obj: Any, _info: Info) -> dict[str, Any]:
@@ -151,6 +201,7 @@ def bindables() -> list[SchemaBindable]:
     fm_query.set_field("getFile", get_file)
     fm_query.set_field("listFiles", list_files)
     fm_query.set_field("listTags", list_tags)
+    fm_query.set_field("listTagsWithCount", list_tags_with_count)
     fm_query.set_field("getSettings", get_settings)
 
     fm_mutation = ObjectType("FmMutation")
@@ -158,4 +209,6 @@ def bindables() -> list[SchemaBindable]:
     fm_mutation.set_field("updateFile", update_file)
     fm_mutation.set_field("deleteFile", delete_file)
     fm_mutation.set_field("updateSettings", update_settings)
+    fm_mutation.set_field("createMultiPartUpload", create_multi_part_upload)
+    fm_mutation.set_field("completeMultiPartUpload", complete_multi_part_upload)
     return [query, mutation, fm_query, fm_mutation]

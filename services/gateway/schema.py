@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ariadne import load_schema_from_path, make_executable_schema, unwrap_graphql_error
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema, GraphQLSyntaxError
 
 from services.gateway.resolvers import bindables
 from services.gateway.scalars import scalar_types
@@ -15,6 +15,8 @@ from shared.logging import get_logger
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 INTERNAL_MESSAGE = "Internal server error."
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"  # the query is not GraphQL
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"  # not valid for the schema, or bad variables
 
 
 def build_schema() -> GraphQLSchema:
@@ -22,9 +24,10 @@ def build_schema() -> GraphQLSchema:
 
 
 def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
-    """Caller mistakes (syntax, validation, variables) as graphql-core words them; an exception
-    raised while resolving (it has a path) is logged with its traceback and shown without internals.
-    """
+    """Caller mistakes (syntax, validation, variables) as graphql-core words them, with a stable
+    ``extensions.code`` (their own, or GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED); an
+    exception raised while resolving (it has a path) is logged with its traceback and shown
+    without internals."""
     original = unwrap_graphql_error(error)
     if error.path is not None and original is not None and not isinstance(original, GraphQLError):
         get_logger(__name__).error(
@@ -40,7 +43,12 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         if error.locations:
             formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
         return formatted
-    return dict(error.formatted)
+    shown: dict[str, Any] = dict(error.formatted)
+    extensions: dict[str, Any] = dict(error.extensions or {})
+    if "code" not in extensions and error.path is None:
+        extensions["code"] = PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
+        shown["extensions"] = extensions
+    return shown
 
 
 class QuietErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]

@@ -7,12 +7,15 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from services.gateway.catalog.config import CatalogConfig
 from shared.settings import DEV_JWT_SECRET, CommonSettings, HttpSettings, parse_str_list
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 
 
-class GatewaySettings(CommonSettings, HttpSettings):
+# The catalog's fields (DATABASE_URL, pools, expiry, sniffing) live in CatalogConfig, owned by the
+# catalog engineer; add gateway fields here, catalog fields there.
+class GatewaySettings(CommonSettings, HttpSettings, CatalogConfig):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None
@@ -23,10 +26,15 @@ class GatewaySettings(CommonSettings, HttpSettings):
     upload_max_size: int = Field(default=1024**3, ge=1)
     allowed_types: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*/*"])
     presign_expires: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    multipart_expires: int = Field(default=6 * 3600, ge=1, le=7 * 24 * 3600)  # part URLs of a multipart upload
+    settings_cache_ttl: float = Field(default=2.0, ge=0)  # seconds another replica's updateSettings may take
     download_base_url: str = "http://127.0.0.1:8001"
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50, ge=1)
+    max_query_depth: int = Field(default=10, ge=2)
+    max_query_fields: int = Field(default=500, ge=10)
+    max_query_aliases: int = Field(default=30, ge=0)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
 
     @field_validator("allowed_types", "cors_allow_origins", mode="before")

@@ -6,6 +6,7 @@ Pure functions: nothing here does I/O.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ class PreparedOperation:
 
     data: Any
     document: DocumentNode | None = None
+    error: GraphQLError | None = None  # the query did not parse: answered without executing
 
     @property
     def operation_name(self) -> str | None:
@@ -42,6 +44,8 @@ def parse_body(body: bytes, *, max_batch: int) -> Request:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest("The body must be JSON.", data={"reason": str(exc)[:200]}) from exc
+    except RecursionError as exc:
+        raise BadRequest("The body is nested too deeply.") from exc
     if isinstance(payload, dict):
         return Request(operations=[payload], batched=False)
     if isinstance(payload, list):
@@ -56,19 +60,21 @@ def parse_body(body: bytes, *, max_batch: int) -> Request:
     raise BadRequest("The body must be a JSON object or an array of them.")
 
 
-def prepare(operation: Any) -> PreparedOperation:
+def prepare(operation: Any, parse_document: Callable[[str], DocumentNode] = parse) -> PreparedOperation:
     """Parse the query once and drop variables the operation does not declare.
 
     Clients such as Webiny's admin app send extra variables (``sort``, ``scope``); GraphQL
-    ignores them, and dropping them keeps them out of logs and resolvers. Malformed
-    operations are passed through untouched so that ariadne reports them as GraphQL errors.
+    ignores them, and dropping them keeps them out of logs and resolvers. Operations without a
+    query string are passed through untouched so that ariadne reports them as GraphQL errors; a
+    query that does not parse (or has too many tokens, or nests too deeply for the parser) carries
+    its error and is not parsed again.
     """
     if not isinstance(operation, dict) or not isinstance(operation.get("query"), str):
         return PreparedOperation(operation)
     try:
-        document = parse(operation["query"])
-    except GraphQLError:
-        return PreparedOperation(operation)
+        document = parse_document(operation["query"])
+    except GraphQLError as exc:
+        return PreparedOperation(operation, error=exc)
     variables = operation.get("variables")
     if not isinstance(variables, dict):
         return PreparedOperation(operation, document)

@@ -11,6 +11,8 @@ from typing import Any
 from shared.errors import LimitExceeded, ValidationFailed
 
 MAX_BATCH_UPLOADS = 20
+MIN_PART_SIZE = 5 * 1024**2  # S3: every part but the last
+MAX_PARTS = 1000  # S3 allows 10,000; 1,000 parts of up to 5 GiB already exceed S3's 5 TiB object limit
 # type/subtype with RFC 6838 restricted-name characters; no parameters (the policy pins it exactly).
 _MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
@@ -79,6 +81,30 @@ class UploadPolicy:
         if items:
             raise ValidationFailed(f"{len(items)} of {len(raws)} files are not valid.", data={"items": items})
         return [self.check(raw or {}) for raw in raws]
+
+
+def check_part_count(number_of_parts: Any, size: int) -> int:
+    """How many parts a multipart upload of ``size`` bytes may have: as many as leave every part
+    but the last at least ``MIN_PART_SIZE`` bytes (and the last at least one), at most ``MAX_PARTS``."""
+    most = max(1, min(MAX_PARTS, (size - 1) // MIN_PART_SIZE + 1))
+    if isinstance(number_of_parts, bool) or not isinstance(number_of_parts, int) or not 1 <= number_of_parts <= most:
+        raise ValidationFailed(
+            f"numberOfParts must be between 1 and {most} for {size} bytes (parts of at least {MIN_PART_SIZE} bytes).",
+            data={
+                "invalidFields": {"numberOfParts": _problem("OUT_OF_RANGE", f"Between 1 and {most}.", min=1, max=most)}
+            },
+        )
+    return number_of_parts
+
+
+def upload_info(file_id: str, key: str, request: UploadRequest) -> dict[str, Any]:
+    """``FileUploadInfo``: ``name`` is the key, as Webiny does (its app sends it back to createFile)."""
+    return {"id": file_id, "key": key, "name": key, "size": request.size, "type": request.type}
+
+
+def upload_payload(file_id: str, key: str, request: UploadRequest, post: dict[str, Any]) -> dict[str, Any]:
+    """The response item of getPreSignedPostPayload(s)."""
+    return {"data": {"url": post["url"], "fields": post["fields"]}, "file": upload_info(file_id, key, request)}
 
 
 def _problem(code: str, message: str, **data: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 
 from services.gateway.endpoint import error_response
 from services.gateway.schema import INTERNAL_MESSAGE, format_error
@@ -19,9 +19,16 @@ def test_an_exception_while_resolving_is_shown_without_internals() -> None:
     assert "hunter2" not in str(formatted)
 
 
-def test_caller_mistakes_keep_their_message() -> None:
+def test_caller_mistakes_keep_their_message_and_get_a_stable_code() -> None:
     error = GraphQLError("Cannot query field 'nope' on type 'Query'.")
     assert format_error(error)["message"] == "Cannot query field 'nope' on type 'Query'."
+    assert format_error(error)["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    try:
+        parse("query {")
+    except GraphQLError as syntax:
+        assert format_error(syntax)["extensions"] == {"code": "GRAPHQL_PARSE_FAILED"}
+    limited = GraphQLError("too deep", extensions={"code": "QUERY_TOO_COMPLEX", "max": 10})
+    assert format_error(limited)["extensions"] == {"code": "QUERY_TOO_COMPLEX", "max": 10}
 
 
 def test_unauthorized_response_carries_code_and_challenge() -> None:

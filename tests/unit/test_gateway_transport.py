@@ -59,3 +59,25 @@ def test_malformed_operations_pass_through_for_graphql_to_report() -> None:
     broken = {"query": "query {", "variables": {"a": 1}}
     prepared = prepare(broken)
     assert prepared.document is None and prepared.data == broken
+
+
+def test_a_body_nested_too_deeply_is_a_bad_request() -> None:
+    from services.gateway.transport import parse_body
+    from shared.errors import BadRequest
+
+    with pytest.raises(BadRequest):
+        parse_body(b"[" * 100_000, max_batch=50)
+
+
+def test_a_query_that_does_not_parse_carries_its_error_and_is_not_parsed_again() -> None:
+    from services.gateway.documents import DocumentCache
+    from services.gateway.transport import prepare
+
+    cache = DocumentCache(max_tokens=1000)
+    for query, words in (
+        ("{ a", "Expected Name"),
+        ("{ " + "a " * 1000 + "}", "more than 1000 tokens"),
+        ("{" + "a{" * 300 + "b" + "}" * 301, "nested too deeply"),
+    ):
+        prepared = prepare({"query": query}, cache.parse)
+        assert prepared.document is None and prepared.error is not None and words in prepared.error.message

@@ -73,3 +73,31 @@ def test_batch_limits() -> None:
         POLICY.check_many([good, {**good, "size": 5000}, None])
     items = (caught.value.data or {})["items"]
     assert [item["index"] for item in items] == [1, 2]
+
+
+def test_multipart_part_counts() -> None:
+    from services.gateway.uploads import MAX_PARTS, MIN_PART_SIZE, check_part_count
+
+    assert check_part_count(1, 10) == 1
+    assert check_part_count(3, 3 * MIN_PART_SIZE) == 3
+    assert check_part_count(2, MIN_PART_SIZE + 1) == 2  # 5 MiB, then one byte
+    for parts, size in ((2, MIN_PART_SIZE), (3, 2 * MIN_PART_SIZE), (0, 10), (True, 10), ("2", 10 * MIN_PART_SIZE)):
+        with pytest.raises(ValidationFailed):
+            check_part_count(parts, size)
+    with pytest.raises(ValidationFailed):
+        check_part_count(MAX_PARTS + 1, (MAX_PARTS + 1) * MIN_PART_SIZE)
+
+
+def test_the_size_of_a_completed_multipart_upload() -> None:
+    from services.gateway.catalog.model import CatalogSettings
+    from services.gateway.upload_service import size_problem
+
+    settings = CatalogSettings(upload_min_file_size=5, upload_max_file_size=1000, src_prefix="x", allowed_types=())
+    assert size_problem(100, settings, "100") is None
+    assert size_problem(100, settings, None) is None, "no declared size: the settings alone"
+    too_large = size_problem(101, settings, "100")
+    assert (
+        too_large is not None and too_large["code"] == "TOO_LARGE" and too_large["data"] == {"max": 100, "given": 101}
+    )
+    assert (size_problem(1001, settings, None) or {})["code"] == "TOO_LARGE"
+    assert (size_problem(4, settings, "100") or {})["code"] == "TOO_SMALL"

@@ -1,0 +1,1 @@
+"""The file catalog: file records in PostgreSQL, kept true by the object store's events."""

@@ -1,0 +1,101 @@
+"""The catalog's side of ``files.events``: confirm, check and reject uploads; forget removed files.
+
+``object.created``: the record of the key (if the gateway issued one) becomes ready with the size
+and ETag S3 reports, after its first bytes were checked against the declared type; content that
+contradicts it is deleted from S3 and the record is marked rejected with the reason. A key without
+a record is left alone (``createFile`` registers objects uploaded by other paths; see
+docs/decisions.md). ``object.removed``: the key is remembered as deleted and its record goes away.
+Both are idempotent: duplicated, late and reordered events change nothing more.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from aio_pika.abc import AbstractIncomingMessage
+
+from services.gateway.catalog.sniff import check
+from services.gateway.catalog.store import PgCatalog
+from shared.broker import Outcome
+from shared.errors import NotFound, Unavailable
+from shared.events import OBJECT_REMOVED, MalformedEvent, ObjectEvent
+from shared.keys import is_variant_key
+from shared.logging import get_logger
+from shared.s3 import ObjectStore
+
+log = get_logger(__name__)
+
+
+class Handled(enum.Enum):
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    REMOVED = "removed"
+    IGNORED = "ignored"  # not ours, no record, already deleted or rejected
+    GONE = "gone"  # the object is no longer in S3 (its removal came or will come)
+
+
+class CatalogEvents:
+    """A ``Consumer`` handler (``__call__``), also used by the expiry for uploads whose event was lost."""
+
+    def __init__(self, catalog: PgCatalog, store: ObjectStore, *, sniff_bytes: int = 4096) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._sniff_bytes = sniff_bytes
+
+    async def __call__(self, message: AbstractIncomingMessage) -> Outcome:
+        try:
+            event = ObjectEvent.from_json(message.body)
+        except MalformedEvent as exc:
+            log.warning("malformed event", error=str(exc), message_id=message.message_id)
+            return Outcome.DEAD_LETTER
+        try:
+            handled = await self.handle(event)
+        except Unavailable as exc:
+            log.warning("catalog event deferred; will retry", key=event.key, type=event.type, error=exc.message)
+            return Outcome.RETRY
+        log.info("catalog event", type=event.type, key=event.key, result=handled.value)
+        return Outcome.ACK
+
+    async def handle(self, event: ObjectEvent) -> Handled:
+        if event.bucket != self._store.bucket or is_variant_key(event.key):
+            return Handled.IGNORED
+        if event.type == OBJECT_REMOVED:
+            return Handled.REMOVED if await self._catalog.remove(event.key) else Handled.IGNORED
+        return await self.created(event.key)
+
+    async def created(self, key: str) -> Handled:
+        """Check the object of ``key`` and settle its record. Raises ``Unavailable`` to retry."""
+        record = await self._catalog.find_by_key(key)
+        if record is None:
+            return Handled.IGNORED
+        if record.status == "rejected":
+            await self._store.delete(key)  # a retry after the record was marked but before the delete
+            return Handled.IGNORED
+        info = await self._store.head(key)
+        if info is None:
+            return Handled.GONE
+        try:
+            head = await self._first_bytes(key)
+        except NotFound:
+            return Handled.GONE
+        reason = check(record.type, head)
+        if reason is not None:
+            # Record first: a retry finds it rejected and only repeats the (idempotent) delete.
+            await self._catalog.reject(key, reason)
+            await self._store.delete(key)
+            log.warning("upload rejected", key=key, declared=record.type, reason=reason)
+            return Handled.REJECTED
+        confirmed = await self._catalog.confirm(key, size=info.size, etag=info.etag or None)
+        return Handled.CONFIRMED if confirmed is not None else Handled.IGNORED
+
+    async def _first_bytes(self, key: str) -> bytes:
+        stream = await self._store.open_stream(key, byte_range=f"bytes=0-{self._sniff_bytes - 1}")
+        data = bytearray()
+        try:
+            async for chunk in stream.chunks:
+                data += chunk
+                if len(data) >= self._sniff_bytes:
+                    break
+        finally:
+            stream.close()
+        return bytes(data[: self._sniff_bytes])

@@ -1,0 +1,1 @@
+"""Versioned SQL migrations of the file catalog, applied in order by ``services.gateway.migrate``."""

@@ -1,0 +1,151 @@
+"""Issuing uploads: pre-signed POST payloads and multipart uploads, each registering a pending
+record in the catalog (``createdBy`` = the caller), checked against the stored settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.gateway.catalog.model import Catalog, CatalogSettings, FileRecord, NewFile
+from services.gateway.file_settings import SettingsCache, upload_policy
+from services.gateway.files import (
+    META_CREATED_BY,
+    META_DECLARED_SIZE,
+    FileService,
+    creator_metadata,
+    creator_of,
+    parse_file_key,
+)
+from services.gateway.permissions import Access
+from services.gateway.uploads import UploadRequest, check_part_count, upload_info, upload_payload
+from shared.errors import NotFound, ValidationFailed
+from shared.keys import new_file_id, original_key
+from shared.s3 import ObjectStore
+
+
+def size_problem(size: int, settings: CatalogSettings, declared: str | None) -> dict[str, Any] | None:
+    """What is wrong with the size of a completed multipart upload (its part URLs cannot pin a
+    size range as a POST policy does): larger than declared, or outside the settings."""
+    limit = settings.upload_max_file_size
+    if declared is not None and declared.isdigit():
+        limit = min(limit, int(declared))
+    if size > limit:
+        message = f"The parts make {size} bytes, more than the {limit} allowed."
+        return {"code": "TOO_LARGE", "message": message, "data": {"max": limit, "given": size}}
+    if size < settings.upload_min_file_size:
+        message = f"The parts make {size} bytes, fewer than the {settings.upload_min_file_size} required."
+        return {"code": "TOO_SMALL", "message": message, "data": {"min": settings.upload_min_file_size, "given": size}}
+    return None
+
+
+@dataclass(frozen=True)
+class Uploader:
+    """Who asks for an upload: the record's ``createdBy``."""
+
+    subject: str
+    display_name: str | None = None
+
+
+class UploadService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        files: FileService,
+        settings: SettingsCache,
+        *,
+        presign_expires: int,
+        multipart_expires: int,
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._files = files
+        self._settings = settings
+        self._presign_expires = presign_expires
+        self._multipart_expires = multipart_expires
+
+    async def presign(self, uploader: Uploader, raw: Mapping[str, Any]) -> dict[str, Any]:
+        request = upload_policy(await self._settings.get()).check(raw)
+        return await self._issue(uploader, request)
+
+    async def presign_many(self, uploader: Uploader, raws: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+        requests = upload_policy(await self._settings.get()).check_many(raws)
+        return list(await asyncio.gather(*(self._issue(uploader, request) for request in requests)))
+
+    async def _issue(self, uploader: Uploader, request: UploadRequest) -> dict[str, Any]:
+        file_id = new_file_id()
+        key = str(original_key(file_id, request.name))
+        post = self._store.presigned_post(
+            key,
+            content_type=request.type,
+            max_size=request.size,
+            expires_in=self._presign_expires,
+            metadata={META_CREATED_BY: creator_metadata(uploader.subject)},
+        )
+        await self._catalog.register_pending(self._pending(uploader, file_id, key, request))
+        return upload_payload(file_id, key, request, post)
+
+    async def create_multipart(
+        self, uploader: Uploader, raw: Mapping[str, Any], number_of_parts: Any
+    ) -> dict[str, Any]:
+        """Start a multipart upload: one pre-signed PUT URL per part (content type pinned)."""
+        request = upload_policy(await self._settings.get()).check(raw)
+        parts = check_part_count(number_of_parts, request.size)
+        file_id = new_file_id()
+        key = str(original_key(file_id, request.name))
+        upload_id = await self._store.create_multipart_upload(
+            key,
+            content_type=request.type,
+            metadata={META_DECLARED_SIZE: str(request.size), META_CREATED_BY: creator_metadata(uploader.subject)},
+        )
+        await self._catalog.register_pending(self._pending(uploader, file_id, key, request))
+        urls = [
+            {
+                "partNumber": number,
+                "url": self._store.presigned_upload_part(key, upload_id, number, expires_in=self._multipart_expires),
+            }
+            for number in range(1, parts + 1)
+        ]
+        return {"uploadId": upload_id, "file": upload_info(file_id, key, request), "parts": urls}
+
+    async def complete_multipart(self, access: Access, file_key: Any, upload_id: Any) -> FileRecord:
+        """Join the uploaded parts (listed by S3, not sent by the client) and register the file.
+        An object larger than declared (or than the settings allow) is deleted: VALIDATION_FAILED."""
+        original = parse_file_key(file_key)
+        key = str(original)
+        if not isinstance(upload_id, str) or not upload_id.strip():
+            raise ValidationFailed(
+                "uploadId is required.",
+                data={"invalidFields": {"uploadId": {"code": "REQUIRED", "message": "Required.", "data": None}}},
+            )
+        parts = await self._store.list_parts(key, upload_id)
+        if not parts:
+            raise ValidationFailed("No part of this upload has been uploaded yet.", data={"parts": 0})
+        await self._store.complete_multipart_upload(key, upload_id, parts)
+        info = await self._store.head(key)
+        if info is None:
+            raise NotFound(f"No uploaded file has the key {key}.", data={"key": key})
+        creator = creator_of(info) or access.subject
+        if not access.may_touch(creator):
+            raise NotFound(f"No upload {upload_id} for {key}.", data={"key": key})
+        problem = size_problem(info.size, await self._settings.get(), info.metadata.get(META_DECLARED_SIZE))
+        if problem is not None:
+            await self._store.delete(key)
+            raise ValidationFailed(
+                f"{problem['message']} The uploaded file was removed.", data={"invalidFields": {"size": problem}}
+            )
+        return await self._files.register(info, original, created_by=creator)
+
+    @staticmethod
+    def _pending(uploader: Uploader, file_id: str, key: str, request: UploadRequest) -> NewFile:
+        return NewFile(
+            id=file_id,
+            key=key,
+            name=key.split("/", 1)[1],
+            type=request.type,
+            size=request.size,
+            created_by=uploader.subject,
+            created_by_name=uploader.display_name,
+        )

@@ -1,0 +1,126 @@
+"""Where the tests' PostgreSQL comes from, and databases of their own on it.
+
+With a Docker engine: a testcontainers PostgreSQL. Without one (these machines): the server on
+127.0.0.1:5432 (started, and installed if needed, by ``devstack.postgres``). Either way a test
+session makes a migrated template database with a unique name, clones it for the session's shared
+database and for every test that asks for an empty one (``CREATE DATABASE ... TEMPLATE``), and
+drops all of them at the end, so that parallel runs on one server never meet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from devstack.postgres import ensure_postgresql
+from services.gateway.migrate import apply_migrations, quote_ident, with_database
+from tests.support.infra import docker_unavailable_reason
+
+POSTGRES_IMAGE = "postgres:16"
+LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+ABANDONED_AFTER = 12 * 3600  # seconds; a whole test session takes minutes
+_SESSION_NAME = re.compile(r"^files_test_(\d{10})_[0-9a-f]{8}(_|$)")
+PRIVATE_DATA_DIR = Path(__file__).resolve().parents[2] / ".data" / "postgres"
+
+
+@dataclass(frozen=True)
+class Database:
+    backend: str  # "testcontainers" or "local"
+    server_url: str  # the maintenance database ("postgres") on the server
+    template: str  # migrated, never connected to by tests
+    prefix: str  # every database of this session starts with it
+
+    def url(self, name: str) -> str:
+        return with_database(self.server_url, name)
+
+    async def clone(self, name: str | None = None) -> str:
+        """A new database (a copy of the migrated template); returns its URL."""
+        name = name or f"{self.prefix}_{uuid.uuid4().hex[:10]}"
+        admin = await asyncpg.connect(self.server_url)
+        try:
+            await admin.execute(f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(self.template)}")
+        finally:
+            await admin.close()
+        return self.url(name)
+
+    async def drop(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        admin = await asyncpg.connect(self.server_url)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+async def _make_template(server_url: str, template: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {quote_ident(template)}")
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(with_database(server_url, template))
+    try:
+        await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+async def _drop_abandoned(server_url: str, now: float) -> None:
+    """Drop what sessions killed before their clean-up left behind (their prefix carries their
+    start time), once far older than any test session runs."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'files\\_test\\_%'"):
+            match = _SESSION_NAME.match(row["datname"])
+            if match is not None and now - int(match.group(1)) > ABANDONED_AFTER:
+                await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(row['datname'])} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+async def _drop_session(server_url: str, prefix: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        names = await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix.replace("_", "\\_") + "%"
+        )
+        for row in names:
+            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(row['datname'])} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@contextmanager
+def provide_database() -> Iterator[Database]:
+    started = int(time.time())
+    prefix = f"files_test_{started}_{uuid.uuid4().hex[:8]}"
+    with _server() as (backend, server_url):
+        database = Database(backend, server_url, f"{prefix}_template", prefix)
+        try:
+            asyncio.run(_drop_abandoned(server_url, started))
+            asyncio.run(_make_template(server_url, database.template))
+            yield database
+        finally:
+            asyncio.run(_drop_session(server_url, prefix))
+
+
+@contextmanager
+def _server() -> Iterator[tuple[str, str]]:
+    if docker_unavailable_reason() is None:  # pragma: no cover - needs a Docker engine
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer(POSTGRES_IMAGE, username="postgres", password="postgres", driver=None) as pg:
+            yield "testcontainers", pg.get_connection_url().rsplit("/", 1)[0] + "/postgres"
+        return
+    # Starts a private cluster (data under .data/postgres) only when nothing answers on 5432; it
+    # is then left running, as the local RabbitMQ is: other runs on this machine may be using it.
+    ensure_postgresql(PRIVATE_DATA_DIR)
+    yield "local", LOCAL_SERVER_URL

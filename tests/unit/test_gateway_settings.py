@@ -1,0 +1,50 @@
+"""updateSettings input: ranges, consistency with the current values, srcPrefix, allowed types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.gateway.catalog.model import CatalogSettings, SettingsChanges
+from services.gateway.file_settings import settings_changes, settings_to_graphql, upload_policy
+from shared.errors import ValidationFailed
+
+CURRENT = CatalogSettings(
+    upload_min_file_size=1, upload_max_file_size=1000, src_prefix="http://a/files/", allowed_types=("*/*",)
+)
+
+
+def _invalid(raw: dict[str, Any]) -> dict[str, Any]:
+    with pytest.raises(ValidationFailed) as caught:
+        settings_changes(raw, CURRENT)
+    fields: dict[str, Any] = (caught.value.data or {})["invalidFields"]
+    return {name: problem["code"] for name, problem in fields.items()}
+
+
+def test_valid_changes() -> None:
+    changes = settings_changes(
+        {"uploadMaxFileSize": 5 * 1024**3, "srcPrefix": " https://cdn.example/files ", "allowedTypes": ["Image/*"]},
+        CURRENT,
+    )
+    assert changes == SettingsChanges(
+        upload_max_file_size=5 * 1024**3, src_prefix="https://cdn.example/files/", allowed_types=("image/*",)
+    )
+    assert settings_changes(None, CURRENT) == SettingsChanges()
+
+
+def test_invalid_changes_name_every_field() -> None:
+    assert _invalid({"uploadMaxFileSize": 0, "srcPrefix": "ftp://x/"}) == {
+        "uploadMaxFileSize": "OUT_OF_RANGE",
+        "srcPrefix": "INVALID",
+    }
+    assert _invalid({"uploadMinFileSize": 2000}) == {"uploadMinFileSize": "GREATER_THAN_MAX"}
+    assert _invalid({"uploadMinFileSize": 10, "uploadMaxFileSize": 5}) == {"uploadMinFileSize": "GREATER_THAN_MAX"}
+    assert _invalid({"allowedTypes": []}) == {"allowedTypes": "INVALID"}
+    assert _invalid({"allowedTypes": ["images"]}) == {"allowedTypes": "INVALID"}
+
+
+def test_the_stored_settings_drive_the_upload_policy_and_the_answer() -> None:
+    policy = upload_policy(CURRENT)
+    assert (policy.min_size, policy.max_size, policy.allowed_types) == (1, 1000, ("*/*",))
+    assert settings_to_graphql(CURRENT)["allowedTypes"] == ["*/*"]
