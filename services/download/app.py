@@ -14,9 +14,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from services.download.broker_link import BrokerLink
+from services.download.cache import ObjectCache
 from services.download.endpoint import FilesEndpoint
 from services.download.metrics import Metrics
 from services.download.middleware import AccessLogMiddleware
+from services.download.objects import CachedObjects
 from services.download.resizer import ResizeCoordinator
 from services.download.resolver import VariantResolver
 from services.download.responses import FileResponder
@@ -36,10 +38,14 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Starlett
     store = ObjectStore.from_settings(settings)
     broker = BrokerLink(settings.amqp_url.get_secret_value(), name=SERVICE_NAME)
     resizer = ResizeCoordinator(broker, metrics, timeout=settings.resize_timeout)
+    cache = ObjectCache(
+        max_bytes=settings.cache_bytes, max_item_bytes=settings.cache_item_bytes, ttl=settings.cache_ttl
+    )
+    objects = CachedObjects(store, cache)
     endpoint = FilesEndpoint(
-        VariantResolver(store, resizer, settings.image_widths),
+        VariantResolver(objects, resizer, settings.image_widths, negotiate=settings.negotiate_formats),
         FileResponder(
-            store,
+            objects,
             redirect_threshold=settings.redirect_threshold,
             presigned_expires=settings.presigned_get_expires,
             redirect_max_age=settings.redirect_max_age,
@@ -49,6 +55,8 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await broker.start()
+        if settings.cache_bytes > 0:
+            await broker.watch_files(objects.forget)
         log.info("download service ready", bucket=settings.s3_bucket)
         try:
             yield

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import ChannelPreconditionFailed
 
-from shared.broker import RESIZE_QUEUE, RpcClient, check_connection, connect, declare_work_queue
+from shared.broker import (
+    RESIZE_QUEUE,
+    RpcClient,
+    check_connection,
+    connect,
+    declare_events_exchange,
+    declare_work_queue,
+)
 from shared.errors import Unavailable
+from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -38,6 +47,31 @@ class BrokerLink:
         finally:
             if not channel.is_closed:
                 await channel.close()
+
+    async def watch_files(self, on_change: Callable[[str], None]) -> None:
+        """Call ``on_change(key)`` for every ``object.created``/``object.removed`` event (cache eviction).
+
+        An exclusive, auto-deleted queue of this process bound to ``files.events``: fan-out, so
+        every replica hears every event; the robust connection re-declares it after a reconnect.
+        A malformed event is dropped (it names nothing to evict).
+        """
+        if self._connection is None:
+            raise Unavailable("Not connected to the broker.")
+        channel = await self._connection.channel()
+        exchange = await declare_events_exchange(channel)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for event_type in (OBJECT_CREATED, OBJECT_REMOVED):
+            await queue.bind(exchange, routing_key=event_type)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            try:
+                event = ObjectEvent.from_json(message.body)
+            except MalformedEvent as exc:
+                log.warning("malformed file event ignored", error=str(exc))
+                return
+            on_change(event.key)
+
+        await queue.consume(on_message, no_ack=True)
 
     async def stop(self) -> None:
         if self._connection is not None:

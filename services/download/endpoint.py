@@ -23,10 +23,14 @@ class FilesEndpoint:
     async def handle(self, request: Request) -> Response:
         try:
             key = checked_key(str(request.path_params.get("key", "")))
-            info = await self._resolver.resolve(
-                key, request.query_params.get("width"), correlation_id=correlation_id_of(request)
+            resolved = await self._resolver.resolve(
+                key,
+                request.query_params.get("width"),
+                correlation_id=correlation_id_of(request),
+                format_param=request.query_params.get("format"),
+                accept=request.headers.get("accept"),
             )
-            return await self._responder.respond(request, info)
+            return await self._responder.respond(request, resolved.info, vary_accept=resolved.varies_on_accept)
         except ServiceError as exc:
             if exc.status >= 500:
                 log.warning("download failed", code=exc.code, error=exc.message)

@@ -15,7 +15,7 @@ from services.download.metrics import Metrics
 from shared.broker import RESIZE_QUEUE
 from shared.errors import Internal, ResizeTimeout, ServiceError, Unavailable, error_from_code
 from shared.logging import get_logger
-from shared.messages import MalformedMessage, ResizeReply, ResizeRequest
+from shared.messages import SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
 
 log = get_logger(__name__)
 
@@ -74,7 +74,11 @@ class ResizeCoordinator:
         started = time.monotonic()
         try:
             body = await self._rpc.call(
-                self._queue, request.to_json(), timeout=self._timeout, correlation_id=correlation_id
+                self._queue,
+                request.to_json(),
+                timeout=self._timeout,
+                correlation_id=correlation_id,
+                headers={SENT_AT_HEADER: time.time_ns() // 1000},
             )
         except TimeoutError as exc:
             self._metrics.resize_rpcs.labels(outcome="timeout").inc()

@@ -1,7 +1,8 @@
 """Turning a stored object (or an error) into the HTTP response.
 
 Order of decisions for an object: 304 if the client's copy is current, 302 to a pre-signed URL
-if the object is big, then 200/206 streamed from S3 (HEAD: the same headers, no body).
+if the object is big, then 200/206: from memory for small objects (``CachedObjects``), else
+streamed from S3 (HEAD: the same headers, no body).
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from services.download.content_safety import safety_headers
 from services.download.http_rules import (
     IMMUTABLE,
     NO_STORE,
+    ByteRange,
     http_date,
     is_not_modified,
     parse_range,
     quote_etag,
     range_applies,
 )
+from services.download.objects import CachedObjects
 from shared.errors import RangeNotSatisfiable, ServiceError
-from shared.s3 import ObjectInfo, ObjectStore, ObjectStream
+from shared.s3 import ObjectInfo, ObjectStream
 
 RETRY_AFTER_SECONDS = 2
 
@@ -47,23 +50,25 @@ class ObjectStreamResponse(StreamingResponse):
 class FileResponder:
     def __init__(
         self,
-        store: ObjectStore,
+        objects: CachedObjects,
         *,
         redirect_threshold: int,
         presigned_expires: int,
         redirect_max_age: int,
     ) -> None:
-        self._store = store
+        self._objects = objects
         self._threshold = redirect_threshold
         self._expires = presigned_expires
         self._redirect_max_age = redirect_max_age
 
-    async def respond(self, request: Request, info: ObjectInfo) -> Response:
+    async def respond(self, request: Request, info: ObjectInfo, *, vary_accept: bool = False) -> Response:
         validators = {
             "ETag": quote_etag(info.etag),
             "Last-Modified": http_date(info.last_modified),
             "Cache-Control": IMMUTABLE,
         }
+        vary = {"Vary": "Accept"} if vary_accept else {}
+        validators.update(vary)
         if is_not_modified(
             if_none_match=request.headers.get("if-none-match"),
             if_modified_since=request.headers.get("if-modified-since"),
@@ -72,7 +77,7 @@ class FileResponder:
         ):
             return Response(status_code=304, headers=validators)
         if info.size > self._threshold:
-            return self._redirect(info)
+            return self._redirect(info, vary)
 
         headers = {
             **validators,
@@ -90,7 +95,14 @@ class FileResponder:
         if info.size == 0:  # S3 refuses ranged reads of nothing; nothing to stream anyway
             return Response(b"", headers={**headers, "Content-Length": "0"})
 
-        stream = await self._store.open_stream(info.key, byte_range=byte_range.header if byte_range else None)
+        small = await self._objects.small_body(info)
+        if small is not None:
+            fresh, body = small
+            if fresh.etag != info.etag:  # replaced since the HEAD: answer for what was read
+                return await self.respond(request, fresh, vary_accept=vary_accept)
+            return self._from_memory(body, headers, byte_range)
+
+        stream = await self._objects.store.open_stream(info.key, byte_range=byte_range.header if byte_range else None)
         headers["Content-Length"] = str(stream.length)
         status = 200
         if byte_range is not None:
@@ -98,11 +110,19 @@ class FileResponder:
             headers["Content-Range"] = stream.content_range or byte_range.content_range
         return ObjectStreamResponse(stream, status_code=status, headers=headers)
 
-    def _redirect(self, info: ObjectInfo) -> Response:
-        url = self._store.presigned_get(info.key, expires_in=self._expires)
+    @staticmethod
+    def _from_memory(body: bytes, headers: dict[str, str], byte_range: ByteRange | None) -> Response:
+        if byte_range is None:
+            return Response(body, status_code=200, headers={**headers, "Content-Length": str(len(body))})
+        part = body[byte_range.start : byte_range.end + 1]
+        headers = {**headers, "Content-Length": str(len(part)), "Content-Range": byte_range.content_range}
+        return Response(part, status_code=206, headers=headers)
+
+    def _redirect(self, info: ObjectInfo, vary: dict[str, str]) -> Response:
+        url = self._objects.store.presigned_get(info.key, expires_in=self._expires)
         return Response(
             status_code=302,
-            headers={"Location": url, "Cache-Control": f"public, max-age={self._redirect_max_age}"},
+            headers={"Location": url, "Cache-Control": f"public, max-age={self._redirect_max_age}", **vary},
         )
 
 

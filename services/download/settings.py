@@ -20,6 +20,13 @@ class Settings(CommonSettings, HttpSettings, WidthsMixin):
     presigned_get_expires: int = Field(default=3600, ge=2, le=MAX_PRESIGNED_LIFETIME)
     # How long a request waits for the resize worker before answering 503 + Retry-After.
     resize_timeout: float = Field(default=20.0, gt=0, le=300)
+    # Pick AVIF, then WebP, for ?width= requests whose Accept header names them (Vary: Accept).
+    negotiate_formats: bool = False
+    # In-process cache of object metadata and small objects' bytes (0 turns it off); entries are
+    # evicted on object.created/object.removed events and expire after cache_ttl seconds anyway.
+    cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    cache_item_bytes: int = Field(default=512 * 1024, ge=0)
+    cache_ttl: float = Field(default=60.0, gt=0, le=86400)
 
     @property
     def redirect_max_age(self) -> int:

@@ -47,8 +47,9 @@ class ResizeService:
         self._executor = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="resize")
         self._connection = await connect(settings.amqp_url.get_secret_value(), name="resize")
         consume_channel = await self._connection.channel()
-        # As many unacked requests as the pool has threads: one in hand per thread, no hoarding.
-        await consume_channel.set_qos(prefetch_count=self.pool_size)
+        # Two requests in hand per pool thread: while one is in the kernel, the next is read from S3
+        # (and the previous one written), so the threads never wait on S3; the pool still bounds the CPU.
+        await consume_channel.set_qos(prefetch_count=2 * self.pool_size)
         queue = await declare_work_queue(consume_channel, RESIZE_QUEUE)
         reply_channel = await self._connection.channel(publisher_confirms=False)  # replies are transient
         worker = ResizeWorker(
@@ -60,6 +61,7 @@ class ResizeService:
                 max_source_bytes=settings.max_source_bytes,
                 jpeg_quality=settings.jpeg_quality,
                 webp_quality=settings.webp_quality,
+                avif_quality=settings.avif_quality,
                 job_timeout=settings.job_timeout,
             ),
             self.metrics,

@@ -34,6 +34,14 @@ class Metrics:
             "Resize requests being handled right now.",
             registry=self.registry,
         )
+        self.stage = Histogram(
+            "resize_stage_seconds",
+            "Where a resize's time goes: queue (from the caller's send to the worker taking it), "
+            "read (S3 GET of the original), kernel (decode, resample, encode), write (S3 PUT).",
+            ["stage"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
         self.variant_bytes = Histogram(
             "resize_variant_bytes",
             "Size of the variants written.",

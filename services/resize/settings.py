@@ -21,6 +21,7 @@ class Settings(CommonSettings, HttpSettings):
     max_source_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     jpeg_quality: int = Field(default=82, ge=1, le=100)
     webp_quality: int = Field(default=80, ge=1, le=100)
+    avif_quality: int = Field(default=60, ge=1, le=100)
     # Size of the pool that decodes/resizes/encodes (and of the prefetch); 0 = one per CPU.
     worker_threads: int = Field(default=0, ge=0, le=256)
     # Seconds a caller waits for one resize before it is answered RESIZE_TIMEOUT.

@@ -40,7 +40,7 @@ from shared.broker import DELIVERY_COUNT_HEADER, DELIVERY_LIMIT, Outcome
 from shared.errors import BadRequest, ResizeTimeout, ServiceError, Unavailable
 from shared.keys import InvalidKey, parse_original_key, variant_key
 from shared.logging import get_logger
-from shared.messages import EXTENSIONS, MalformedMessage, ResizeReply, ResizeRequest
+from shared.messages import EXTENSIONS, SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -55,9 +55,14 @@ class Limits:
     jpeg_quality: int
     webp_quality: int
     job_timeout: float
+    avif_quality: int = 60
 
     def quality(self, fmt: str) -> int:
-        return self.webp_quality if fmt == "webp" else self.jpeg_quality
+        if fmt == "webp":
+            return self.webp_quality
+        if fmt == "avif":
+            return self.avif_quality
+        return self.jpeg_quality
 
 
 class _Caller:
@@ -127,6 +132,7 @@ class ResizeWorker:
             await caller.answer(ResizeReply.error(BadRequest.code, f"Malformed resize request: {exc}"))
             return Outcome.DEAD_LETTER, "malformed"
         structlog.contextvars.bind_contextvars(key=request.key, width=request.width, format=request.format)
+        self._observe_queue_wait(message.headers)
         try:
             reply, label = await self._resize(request, caller)
         except ServiceError as exc:
@@ -139,6 +145,12 @@ class ResizeWorker:
             return await self._retry(message, caller, exc)
         await caller.answer(reply)
         return Outcome.ACK, label
+
+    def _observe_queue_wait(self, headers: Mapping[str, Any] | None) -> None:
+        sent_at = (headers or {}).get(SENT_AT_HEADER)
+        if isinstance(sent_at, int) and not isinstance(sent_at, bool):
+            waited = (time.time_ns() // 1000 - sent_at) / 1e6
+            self._metrics.stage.labels(stage="queue").observe(max(0.0, waited))
 
     async def _retry(self, message: AbstractIncomingMessage, caller: _Caller, exc: Exception) -> tuple[Outcome, str]:
         last = is_last_attempt(message.headers, message.redelivered)
@@ -167,10 +179,16 @@ class ResizeWorker:
         if existing is not None:
             return ResizeReply.ok(variant, existing.content_type, existing.size), "cached"
 
-        _, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
-        result = await self._run_kernel(data, request, caller)
+        stage = self._metrics.stage
+        with stage.labels(stage="read").time():
+            _, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+        with stage.labels(stage="kernel").time():
+            result = await self._run_kernel(data, request, caller)
         del data
-        await self._store.put_bytes(variant, result.data, content_type=result.content_type, cache_control=CACHE_CONTROL)
+        with stage.labels(stage="write").time():
+            await self._store.put_bytes(
+                variant, result.data, content_type=result.content_type, cache_control=CACHE_CONTROL
+            )
         self._metrics.variant_bytes.observe(len(result.data))
         log.info("variant stored", variant_key=variant, size=len(result.data), dimensions=result.size)
         return ResizeReply.ok(variant, result.content_type, len(result.data)), "resized"

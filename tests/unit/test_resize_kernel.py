@@ -235,3 +235,26 @@ def test_multi_picture_jpeg_from_a_camera_is_resized() -> None:
     image, content_type, size = resize(buffer.getvalue(), 300)
 
     assert (image.format, content_type, size) == ("JPEG", "image/jpeg", (300, 225))
+
+
+def test_avif_in_and_out_keeps_alpha_and_looks_the_same() -> None:
+    source = photo(640, 480, seed=9, mode="RGBA")
+    data = encode(source, "AVIF", quality=90)
+
+    image, content_type, size = resize(data, 300)
+
+    assert (size, content_type, image.format, image.mode) == ((300, 225), "image/avif", "AVIF", "RGBA")
+    low, high = alpha_range(image)
+    assert low < 40 and high > 215
+    assert mean_difference(image, source.resize((300, 225), Image.Resampling.LANCZOS)) < 6.0
+
+
+def test_jpeg_to_avif_is_smaller_than_the_jpeg_variant_at_a_similar_likeness() -> None:
+    data = jpeg_bytes(1600, 1200, seed=4)
+    reference = Image.open(io.BytesIO(data)).resize((500, 375), Image.Resampling.LANCZOS)
+    as_jpeg = make_variant(data, 500, "jpeg", max_pixels=MAX_PIXELS, quality=82)
+    as_avif = make_variant(data, 500, "avif", max_pixels=MAX_PIXELS, quality=60)
+    image = Image.open(io.BytesIO(as_avif.data))
+    assert (image.format, image.size, as_avif.content_type) == ("AVIF", (500, 375), "image/avif")
+    assert mean_difference(image, reference) < 4.0
+    assert len(as_avif.data) < len(as_jpeg.data)

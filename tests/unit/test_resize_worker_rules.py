@@ -62,3 +62,8 @@ def test_settings_refuse_nonsense(monkeypatch: pytest.MonkeyPatch, name: str, va
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_each_output_format_has_its_own_quality() -> None:
+    limits = Limits(max_pixels=1, max_source_bytes=1, jpeg_quality=82, webp_quality=75, job_timeout=1, avif_quality=55)
+    assert [limits.quality(f) for f in ("jpeg", "png", "webp", "avif")] == [82, 82, 75, 55]

@@ -1,0 +1,210 @@
+"""2. Through the running services: cold variant latency with its breakdown, warm variant
+requests/s through the download service vs a direct S3 GET of the same object, and 304s.
+
+Starts the five services as processes against a private SeaweedFS and a fresh vhost (as the
+end-to-end tests do). Originals are put straight into the bucket (the upload path is not measured).
+
+    .venv/bin/python -m bench.service [--seconds 10] [--concurrency 4] [--cold-requests 48] [--smoke]
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from bench import cpu
+from bench import load as loadgen
+from bench.common import Options, parse_options, ratio, table, verdict
+from bench.pictures import Picture, decode, load
+from bench.quality import psnr
+from shared.keys import new_file_id
+from tests.support.infra import provide_infra
+from tests.support.stack import RunningStack, running_stack
+
+STAGES = ("queue", "read", "kernel", "write")
+
+
+@dataclass(frozen=True)
+class Cold:
+    picture: Picture
+    result: loadgen.Result
+    stages_ms: dict[str, float]  # mean per stage, from the worker's histogram
+    rpc_ms: float  # mean resize round trip seen by the download service
+    psnr: float
+    variant_url: str
+    variant_key: str
+    cpu_ms: dict[str, float]  # CPU per request of each of our processes (not SeaweedFS, not RabbitMQ)
+
+
+@contextmanager
+def stack() -> Iterator[RunningStack]:
+    with (
+        provide_infra() as infra,
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        running_stack(infra, Path(tmp)) as running,
+    ):
+        yield running
+
+
+def _metric_sums(url: str, name: str, label: str | None = None) -> dict[str, tuple[float, float]]:
+    """``{label value: (sum, count)}`` of a histogram (label None: one entry under "")."""
+    found: dict[str, list[float]] = {}
+    for line in httpx.get(url, timeout=10).text.splitlines():
+        for suffix, index in (("_sum", 0), ("_count", 1)):
+            if not line.startswith(name + suffix):
+                continue
+            key = ""
+            if label is not None:
+                marker = f'{label}="'
+                if marker not in line:
+                    continue
+                key = line.split(marker, 1)[1].split('"', 1)[0]
+            found.setdefault(key, [0.0, 0.0])[index] = float(line.rsplit(" ", 1)[1])
+    return {k: (v[0], v[1]) for k, v in found.items()}
+
+
+def _mean_ms(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], key: str) -> float:
+    s0, c0 = before.get(key, (0.0, 0.0))
+    s1, c1 = after.get(key, (0.0, 0.0))
+    return (s1 - s0) / (c1 - c0) * 1000 if c1 > c0 else float("nan")
+
+
+def put_originals(running: RunningStack, picture: Picture, count: int) -> list[str]:
+    data = load(picture)
+    keys = [f"{new_file_id()}/{picture.name}" for _ in range(count)]
+    for key in keys:
+        running.s3.put_object(Bucket=running.bucket, Key=key, Body=data, ContentType="image/jpeg")
+    return keys
+
+
+def measure_cold(running: RunningStack, picture: Picture, options: Options) -> Cold:
+    keys = put_originals(running, picture, options.cold_requests)
+    worker_metrics = f"http://127.0.0.1:{running.ports.resize}/metrics"
+    download_metrics = f"{running.download_url}/metrics"
+    stages_before = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
+    rpc_before = _metric_sums(download_metrics, "download_resize_rpc_seconds")
+    urls = [f"{running.download_url}/files/{key}?width={picture.target}" for key in keys]
+    pids = {name: svc.proc.pid for name, svc in running.services.items() if svc.proc is not None}
+    cpu_before = {name: cpu.seconds([pid]) for name, pid in pids.items()}
+    result = loadgen.each_once(urls, concurrency=options.concurrency)
+    cpu_ms = {name: (cpu.seconds([pid]) - cpu_before[name]) / len(urls) * 1000 for name, pid in pids.items()}
+    stages_after = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
+    rpc_after = _metric_sums(download_metrics, "download_resize_rpc_seconds")
+    stages = {stage: _mean_ms(stages_before, stages_after, stage) for stage in STAGES}
+    full = decode(load(picture))
+    reference = full.resize(
+        (picture.target, round(full.height * picture.target / full.width)), Image.Resampling.LANCZOS
+    )
+    variant = httpx.get(urls[0], timeout=60)
+    quality = psnr(reference, decode(variant.content))
+    variant_key = f"variants/{keys[0]}/w{picture.target}.jpg"
+    rpc_ms = _mean_ms(rpc_before, rpc_after, "")
+    return Cold(picture, result, stages, rpc_ms, quality, urls[0], variant_key, cpu_ms)
+
+
+def measure_warm(running: RunningStack, cold: Cold, options: Options) -> dict[str, loadgen.Result]:
+    direct = running.s3.generate_presigned_url(
+        "get_object", Params={"Bucket": running.bucket, "Key": cold.variant_key}, ExpiresIn=3600
+    )
+    etag = httpx.get(cold.variant_url, timeout=30).headers["etag"]
+    return {
+        "ours": loadgen.repeat(cold.variant_url, concurrency=options.concurrency, seconds=options.seconds),
+        "s3": loadgen.repeat(direct, concurrency=options.concurrency, seconds=options.seconds),
+        "304": loadgen.repeat(
+            cold.variant_url,
+            concurrency=options.concurrency,
+            seconds=options.seconds,
+            headers={"If-None-Match": etag},
+            expect=304,
+        ),
+    }
+
+
+def cold_rows(colds: list[Cold]) -> list[list[str]]:
+    rows = []
+    for cold in colds:
+        r = cold.result
+        s = cold.stages_ms
+        known = sum(s[k] for k in STAGES)
+        rows.append(
+            [
+                cold.picture.label,
+                f"{r.rate:.1f}",
+                f"{r.percentile(0.5):.0f} / {r.percentile(0.95):.0f}",
+                " / ".join(f"{s[k]:.1f}" for k in STAGES),
+                f"{cold.rpc_ms - known:.1f}",
+                f"{statistics.fmean(r.latencies_ms) - cold.rpc_ms:.1f}",
+                f"{cold.psnr:.2f}",
+                " + ".join(f"{cold.cpu_ms.get(n, float('nan')):.0f}" for n in ("download", "resize", "bridge")),
+                str(r.errors),
+            ]
+        )
+    return rows
+
+
+def run(options: Options, shared: dict[str, object] | None = None) -> str:
+    with stack() as running:
+        colds = [measure_cold(running, picture, options) for picture in options.photos]
+        warm = measure_warm(running, colds[0], options)
+    if shared is not None:
+        shared["ours_cold"] = colds
+        shared["ours_warm"] = warm
+    tool = warm["ours"].tool
+    ratio_value = warm["ours"].rate / warm["s3"].rate if warm["s3"].rate else 0.0
+    return "\n".join(
+        [
+            "## 2. Through the running services",
+            "",
+            f"Cold: {options.cold_requests} distinct originals per picture, each asked for once "
+            f"(`?width=`), {options.concurrency} at a time, from a Python client. Breakdown: means from the "
+            "worker's `resize_stage_seconds` histogram (queue = from the download service's send to the "
+            "worker taking it), broker/other = resize round trip seen by the download service minus those "
+            "stages, download = client latency minus the round trip (HEADs, reading the variant back, "
+            "streaming, HTTP).",
+            "",
+            table(
+                [
+                    "cold",
+                    "req/s",
+                    "p50 / p95 ms",
+                    "queue / S3 read / kernel / S3 write ms",
+                    "broker/other ms",
+                    "download ms",
+                    "PSNR dB",
+                    "CPU ms/req: download + resize + bridge",
+                    "errors",
+                ],
+                cold_rows(colds),
+            ),
+            "",
+            f"Warm ({colds[0].picture.label} variant, {options.concurrency} connections, "
+            f"{options.seconds:.0f} s each, {tool}):",
+            "",
+            table(
+                ["warm", "req/s", "errors"],
+                [
+                    ["through the download service (`?width=`)", f"{warm['ours'].rate:.0f}", str(warm["ours"].errors)],
+                    ["direct S3 GET (pre-signed) of the same object", f"{warm['s3'].rate:.0f}", str(warm["s3"].errors)],
+                    ["`If-None-Match` -> 304 through the download service", f"{warm['304'].rate:.0f}", ""],
+                ],
+            ),
+            "",
+            f"- warm / direct S3: {ratio(warm['ours'].rate, warm['s3'].rate)} (target >= 0.7: "
+            f"{verdict(ratio_value, 0.7)})",
+        ]
+    )
+
+
+def main() -> None:
+    print(run(parse_options(__doc__ or "")))
+
+
+if __name__ == "__main__":
+    main()

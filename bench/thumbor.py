@@ -1,0 +1,242 @@
+"""3. Side by side with thumbor 7.8 on the same pictures, concurrency and cores.
+
+thumbor pins Pillow < 13, so it lives in its own virtualenv under ``.bench/thumbor-venv``
+(created here, idempotently). It reads the pictures with its file loader; no result storage
+for the cold case (every request a fresh resize), its file result storage for the warm case.
+It runs with ``--processes 2`` (both cores), ours as ``make run`` starts it (one download
+process, one resize worker with a thread per core).
+
+    .venv/bin/python -m bench.thumbor [--seconds 10] [--concurrency 4] [--cold-requests 48] [--smoke]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from bench import cpu
+from bench import load as loadgen
+from bench.common import WORK, Options, parse_options, ratio, table, verdict
+from bench.pictures import Picture, decode, load
+from bench.quality import psnr
+from bench.service import Cold, measure_cold, measure_warm, stack
+from tests.support.ports import free_port
+
+VERSION = "7.8.0"
+VENV = WORK / "thumbor-venv"
+THUMBOR = VENV / "bin" / "thumbor"
+DEBIAN_PACKAGES = ("libcurl4-openssl-dev", "libssl-dev")
+_PIDS: dict[str, int] = {}
+
+
+def thumbor_pid(base: str) -> int:
+    return _PIDS[base]
+
+
+def installed() -> bool:
+    if not THUMBOR.exists():
+        return False
+    out = subprocess.run([str(THUMBOR), "--version"], capture_output=True, text=True, check=False)
+    return VERSION in out.stdout + out.stderr
+
+
+def install() -> None:
+    """thumbor in its own virtualenv; Debian's curl headers only if its pip install needs them."""
+    if installed():
+        return
+    print(f"bench: installing thumbor {VERSION} into {VENV}", file=sys.stderr)
+    if not (VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if subprocess.run([*pip, f"thumbor=={VERSION}"], check=False).returncode == 0:
+        return
+    if shutil.which("apt-get") is None:
+        raise RuntimeError("thumbor's install failed and apt-get is not there to add its build dependencies")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *DEBIAN_PACKAGES], check=True, env=env)
+    subprocess.run([*pip, f"thumbor=={VERSION}"], check=True)
+
+
+def _config(root: Path, pictures: Path, result_storage: bool, quality: int = 82) -> Path:
+    lines = [
+        "LOADER = 'thumbor.loaders.file_loader'",
+        f"FILE_LOADER_ROOT_PATH = {str(pictures)!r}",
+        "STORAGE = 'thumbor.storages.no_storage'",
+        "ALLOW_UNSAFE_URL = True",
+        f"QUALITY = {quality}",
+        "PROGRESSIVE_JPEG = True",
+        "RESPECT_ORIENTATION = True",
+        "AUTO_WEBP = False",
+    ]
+    if result_storage:
+        lines += [
+            "RESULT_STORAGE = 'thumbor.result_storages.file_storage'",
+            f"RESULT_STORAGE_FILE_STORAGE_ROOT_PATH = {str(root / 'results')!r}",
+            "RESULT_STORAGE_STORES_UNSAFE = True",
+            "RESULT_STORAGE_EXPIRATION_SECONDS = 0",
+        ]
+    path = root / ("thumbor-warm.conf" if result_storage else "thumbor-cold.conf")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextmanager
+def running_thumbor(root: Path, pictures: Path, *, result_storage: bool) -> Iterator[str]:
+    shutil.rmtree(root / "results", ignore_errors=True)
+    conf = _config(root, pictures, result_storage)
+    port = free_port()
+    log = (root / "thumbor.log").open("ab")
+    command = [str(THUMBOR), "-p", str(port), "-i", "127.0.0.1", "-c", str(conf), "-l", "error", "--processes", "2"]
+    # Its own process group: `--processes 2` forks workers that outlive a SIGTERM to the parent alone.
+    proc = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthcheck", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"thumbor did not start; see {root / 'thumbor.log'}")
+            time.sleep(0.2)
+        _PIDS[base] = proc.pid
+        yield base
+    finally:
+        _PIDS.pop(base, None)
+        _stop_group(proc)
+        log.close()
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to thumbor's process group (the parent and its forked workers), SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            proc.poll()
+            time.sleep(0.1)
+        else:
+            continue
+        break
+    proc.wait()
+
+
+def _copies(picture: Picture, pictures: Path, count: int) -> list[str]:
+    """``count`` distinct file names with the picture's bytes: every cold request a new source."""
+    data = load(picture)
+    names = [f"c{i}-{picture.name}" for i in range(count)]
+    for name in names:
+        path = pictures / name
+        if not path.exists() or path.stat().st_size != len(data):
+            path.write_bytes(data)
+    return names
+
+
+def _reference(picture: Picture) -> Image.Image:
+    full = decode(load(picture))
+    return full.resize((picture.target, round(full.height * picture.target / full.width)), Image.Resampling.LANCZOS)
+
+
+def _row(picture: Picture, server: str, result: loadgen.Result, quality: float, cpu_ms: float) -> list[str]:
+    spread = f"{result.percentile(0.5):.0f} / {result.percentile(0.95):.0f}"
+    return [picture.label, server, f"{result.rate:.1f}", spread, f"{quality:.2f}", f"{cpu_ms:.0f}"]
+
+
+def run(options: Options, shared: dict[str, object] | None = None) -> str:
+    shared = shared if shared is not None else {}
+    if not installed():
+        if options.smoke:
+            return "## 3. thumbor\n\nSkipped in the smoke run: thumbor is not installed (`make bench` installs it)."
+        install()
+    colds = shared.get("ours_cold")
+    warm = shared.get("ours_warm")
+    if not isinstance(colds, list) or not isinstance(warm, dict):
+        with stack() as running:
+            colds = [measure_cold(running, picture, options) for picture in options.photos]
+            warm = measure_warm(running, colds[0], options)
+    root = WORK / "thumbor"
+    pictures = root / "pictures"
+    pictures.mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    checks = []
+    with running_thumbor(root, pictures, result_storage=False) as base:
+        for cold in colds:
+            assert isinstance(cold, Cold)
+            picture = cold.picture
+            names = _copies(picture, pictures, options.cold_requests)
+            urls = [f"{base}/unsafe/{picture.target}x0/{name}" for name in names]
+            httpx.get(f"{base}/unsafe/{picture.target}x0/{names[0]}", timeout=60)  # warm-up (imports)
+            pids = cpu.tree(thumbor_pid(base))
+            cpu_before = cpu.seconds(pids)
+            theirs = loadgen.each_once(urls, concurrency=options.concurrency)
+            their_cpu = (cpu.seconds(pids) - cpu_before) / len(urls) * 1000
+            output = decode(httpx.get(urls[0], timeout=60).content)
+            their_psnr = psnr(_reference(picture), output)
+            ours = cold.result
+            our_cpu = sum(v for k, v in cold.cpu_ms.items() if k in ("download", "resize", "bridge"))
+            rows.append(_row(picture, "ours (through S3 and RabbitMQ)", ours, cold.psnr, our_cpu))
+            rows.append(_row(picture, "thumbor 7.8 (file loader)", theirs, their_psnr, their_cpu))
+            checks.append(
+                f"- cold {picture.label}: ours / thumbor {ratio(ours.rate, theirs.rate)} req/s (target >= 1.0x: "
+                f"{verdict(ours.rate / theirs.rate if theirs.rate else 0, 1.0)}), PSNR {cold.psnr:.2f} vs "
+                f"{their_psnr:.2f} dB ({verdict(cold.psnr, their_psnr - 0.05)}); thumbor errors: {theirs.errors}"
+            )
+
+    first = colds[0]
+    assert isinstance(first, Cold)
+    with running_thumbor(root, pictures, result_storage=True) as base:
+        url = f"{base}/unsafe/{first.picture.target}x0/c0-{first.picture.name}"
+        httpx.get(url, timeout=60)  # fills the result storage
+        theirs_warm = loadgen.repeat(url, concurrency=options.concurrency, seconds=options.seconds)
+    ours_warm = warm["ours"]
+    assert isinstance(ours_warm, loadgen.Result)
+    warm_ratio = ours_warm.rate / theirs_warm.rate if theirs_warm.rate else 0.0
+    checks.append(
+        f"- warm {first.picture.label}: ours {ours_warm.rate:.0f} req/s, thumbor (file result storage) "
+        f"{theirs_warm.rate:.0f} req/s: {ratio(ours_warm.rate, theirs_warm.rate)} (target >= 2x: "
+        f"{verdict(warm_ratio, 2.0)})"
+    )
+    return "\n".join(
+        [
+            "## 3. Side by side with thumbor 7.8",
+            "",
+            f"Cold: {options.cold_requests} distinct sources per picture, each resized once, {options.concurrency} "
+            "at a time (the same Python client for both). thumbor: `--processes 2`, file loader, no storage, "
+            "no result storage, quality 82, progressive. Ours: the figures of section 2 (same run).",
+            "",
+            table(["cold", "server", "req/s", "p50 / p95 ms", "PSNR dB", "CPU ms/req (own processes)"], rows),
+            "",
+            *checks,
+        ]
+    )
+
+
+def main() -> None:
+    print(run(parse_options(__doc__ or "")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""A smoke run of the benchmark harness (`python -m bench --smoke`): tiny pictures, one round.
+
+It checks that every step runs end to end against the real services and reports figures, not
+the figures themselves (`make bench` is for those). thumbor is measured only if `make bench`
+has installed it already; otherwise its section says it was skipped, and why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import NOTES_MARKER
+from bench.__main__ import main as bench_main
+
+
+def test_every_step_runs_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "BENCHMARKS.md"
+    output.write_text(f"old figures\n{NOTES_MARKER}\nhand-written analysis\n")
+
+    bench_main(["--smoke", "--output", str(output)])
+
+    report = output.read_text()
+    for heading in ("## 1. Resize kernel", "## 2. Through the running services", "## 3.", "## 4. Resize throughput"):
+        assert heading in report
+    assert "old figures" not in report and report.rstrip().endswith("hand-written analysis")
+    assert "| 0 MP JPEG -> 100 | ours |" in report  # the kernel ran on the tiny picture
+    assert "naive" in report
+    assert "req/s" in report and "resizes/s" in report
+    assert "errors" in report
+    assert "thumbor" in report  # measured, or skipped with the reason
+    assert "Traceback" not in capsys.readouterr().err
