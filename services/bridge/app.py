@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
+import boto3
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -16,7 +17,8 @@ from .checkpoint import CheckpointFile
 from .meta_source import MetaTailSource, TailConfig
 from .metrics import Metrics
 from .publisher import BrokerPublisher
-from .settings import SOURCE_WEBHOOK, BridgeSettings
+from .settings import SOURCE_SQS, SOURCE_WEBHOOK, BridgeSettings
+from .sqs_source import SqsClient, SqsConfig, SqsSource
 from .webhook import WebhookReceiver
 
 
@@ -32,14 +34,15 @@ class _NoLifecycle:
         return None
 
 
-def create_app(settings: BridgeSettings, metrics: Metrics | None = None) -> Starlette:
+def create_app(settings: BridgeSettings, metrics: Metrics | None = None, *, sqs: SqsClient | None = None) -> Starlette:
+    """The bridge; ``sqs`` replaces the boto3 SQS client made from the settings (tests)."""
     metrics = metrics or Metrics()
     publisher = BrokerPublisher(
         settings.amqp_url.get_secret_value(), metrics=metrics, timeout=settings.bridge_publish_timeout
     )
     routes: list[Route] = []
     source: Source
-    lifecycle: MetaTailSource | _NoLifecycle
+    lifecycle: MetaTailSource | SqsSource | _NoLifecycle
     if settings.bridge_source == SOURCE_WEBHOOK:
         receiver = WebhookReceiver(
             publisher=publisher,
@@ -49,6 +52,20 @@ def create_app(settings: BridgeSettings, metrics: Metrics | None = None) -> Star
         )
         routes += receiver.routes()
         source, lifecycle = receiver, _NoLifecycle()
+    elif settings.bridge_source == SOURCE_SQS:
+        sqs_source = SqsSource(
+            sqs or sqs_client(settings),
+            SqsConfig(
+                queue_url=settings.bridge_sqs_queue_url,
+                bucket=settings.s3_bucket,
+                wait_seconds=settings.bridge_sqs_wait_seconds,
+                max_messages=settings.bridge_sqs_max_messages,
+                backoff_max=settings.bridge_restart_backoff_max,
+            ),
+            publisher=publisher,
+            metrics=metrics,
+        )
+        source, lifecycle = sqs_source, sqs_source
     else:
         tail = MetaTailSource(
             TailConfig(
@@ -79,3 +96,17 @@ def create_app(settings: BridgeSettings, metrics: Metrics | None = None) -> Star
 
     checks: dict[str, Check] = {"broker": publisher.check, "source": source.check}
     return Starlette(routes=[*health_routes(checks, metrics.registry), *routes], lifespan=lifespan)
+
+
+def sqs_client(settings: BridgeSettings) -> Any:
+    """boto3's SQS client: the S3 credentials and region (an IAM identity for both), or the
+    default AWS credential chain when no access key is set."""
+    access_key = settings.s3_access_key.get_secret_value()
+    secret_key = settings.s3_secret_key.get_secret_value() if access_key else None
+    return boto3.session.Session().client(
+        "sqs",
+        endpoint_url=settings.bridge_sqs_endpoint_url or None,
+        region_name=settings.s3_region,
+        aws_access_key_id=access_key or None,
+        aws_secret_access_key=secret_key,
+    )

@@ -8,7 +8,14 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractRobustConnection
 
-from shared.broker import DeadLetterPublisher, EventPublisher, check_connection, connect, declare_cleanup_queue
+from shared.broker import (
+    DeadLetterPublisher,
+    EventPublisher,
+    check_connection,
+    connect,
+    declare_catalog_queue,
+    declare_cleanup_queue,
+)
 from shared.errors import Unavailable
 from shared.events import ObjectEvent
 from shared.logging import get_logger
@@ -24,7 +31,7 @@ DEAD_LETTER_NAME = "bridge"
 class Publisher(Protocol):
     async def publish(self, events: Sequence[ObjectEvent], *, correlation_id: str | None) -> None: ...
 
-    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> None: ...
+    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> bool: ...
 
 
 class BrokerPublisher:
@@ -42,8 +49,9 @@ class BrokerPublisher:
     async def start(self) -> None:
         self._connection = await connect(self._url, name=self._name)
         self._publisher = await EventPublisher.declare(self._connection)
-        async with self._connection.channel() as channel:
+        async with self._connection.channel() as channel:  # the consumers' queues, before any consumer runs
             await declare_cleanup_queue(channel)
+            await declare_catalog_queue(channel)
         self._dead_letters = await DeadLetterPublisher.declare(self._connection, DEAD_LETTER_NAME)
 
     async def close(self) -> None:
@@ -72,8 +80,8 @@ class BrokerPublisher:
             self._metrics.events_published.labels(type=event.type).inc()
             log.info("published", type=event.type, key=event.key, message_id=event.message_id)
 
-    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> None:
-        """Park malformed input in ``bridge.dead`` (best effort: a failure is logged, never raised)."""
+    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> bool:
+        """Park malformed input in ``bridge.dead``; False (logged, never raised) when that failed."""
         try:
             if self._dead_letters is None:
                 raise Unavailable("the bridge is not connected to the broker")
@@ -82,3 +90,5 @@ class BrokerPublisher:
             log.warning("dead-lettered malformed input", source=source, reason=reason, queue="bridge.dead")
         except Exception as exc:  # noqa: BLE001 - the input is already logged by the caller
             log.error("could not dead-letter malformed input", source=source, error=repr(exc))
+            return False
+        return True

@@ -7,19 +7,21 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import CommonSettings, HttpSettings
 
 SOURCE_SEAWEEDFS_META = "seaweedfs-meta"
 SOURCE_WEBHOOK = "webhook"
+SOURCE_SQS = "sqs"
 
 
 class BridgeSettings(CommonSettings, HttpSettings):
     port: int = Field(default=8004, ge=0, le=65535)
 
-    # Where notifications come from: the filer's metadata log (replayable) or HTTP webhooks.
-    bridge_source: Literal["seaweedfs-meta", "webhook"] = "seaweedfs-meta"
+    # Where notifications come from: the filer's metadata log (replayable), HTTP webhooks, or an
+    # SQS queue that AWS S3 bucket notifications feed.
+    bridge_source: Literal["seaweedfs-meta", "webhook", "sqs"] = "seaweedfs-meta"
 
     # seaweedfs-meta: the filer as ``host:httpPort.grpcPort`` and the ``weed`` binary.
     seaweedfs_filer: str = "127.0.0.1:8888.18888"
@@ -32,6 +34,18 @@ class BridgeSettings(CommonSettings, HttpSettings):
     # webhook: when set, senders must present ``Authorization: Bearer <token>``.
     bridge_webhook_token: SecretStr = SecretStr("")
     bridge_publish_timeout: float = Field(default=10.0, gt=0)
+
+    # sqs: the queue S3 notifies (long-polled); the endpoint only for an SQS-compatible server.
+    bridge_sqs_queue_url: str = ""
+    bridge_sqs_endpoint_url: str = ""
+    bridge_sqs_wait_seconds: int = Field(default=20, ge=1, le=20)  # long polling only
+    bridge_sqs_max_messages: int = Field(default=10, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _sqs_needs_a_queue(self) -> BridgeSettings:
+        if self.bridge_source == SOURCE_SQS and not self.bridge_sqs_queue_url:
+            raise ValueError("BRIDGE_SOURCE=sqs needs BRIDGE_SQS_QUEUE_URL")
+        return self
 
     def checkpoint_path(self) -> Path:
         if self.bridge_checkpoint_path:

@@ -3,7 +3,6 @@ messages, idempotency and the orphan sweep."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from shared.events import ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 StartWorker = Callable[..., Awaitable[tuple[CleanupWorker, str]]]
 
@@ -76,13 +76,6 @@ def removed_event(bucket: str, key: str) -> bytes:
 async def put_variants(store: ObjectStore, key: str) -> None:
     for width in (100, 300, 500):
         await store.put_bytes(f"variants/{key}/w{width}.jpg", b"v", content_type="image/jpeg")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 async def test_removed_event_deletes_variants_and_is_idempotent(

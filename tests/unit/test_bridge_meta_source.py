@@ -73,8 +73,9 @@ class RecordingPublisher:
             raise Unavailable("broker down")
         self.events.extend(events)
 
-    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> None:
+    async def dead_letter(self, body: bytes, *, reason: str, source: str) -> bool:
         self.dead_letters.append((body, reason))
+        return True
 
 
 def make_source(
