@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint typecheck unit integration e2e clean
+.PHONY: install run test lint typecheck unit integration e2e deploy-check lock render clean
 
 install:
 	@scripts/bootstrap.sh
@@ -29,9 +29,29 @@ integration: install
 e2e: install
 	$(PY) -m pytest -q -rs tests/e2e
 
+# Containers and manifests, offline: hadolint, compose, `kubectl kustomize` of every overlay,
+# kubernetes-validate --strict and the checks on the rendered objects (also part of `make test`).
+deploy-check: install
+	$(PY) -m pytest -q -rs tests/deploy
+
+# The runtime dependencies pinned for the image (and as constraints for .venv): run after editing
+# pyproject.toml's dependencies. Not through `install`, which needs a lock that agrees with them.
+lock:
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check 'pip-tools>=7.4'
+	$(VENV)/bin/pip-compile --quiet --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+		--strip-extras --output-file requirements.lock pyproject.toml
+
+# Print an overlay as `kubectl apply -k` would send it: make render OVERLAY=dev
+OVERLAY ?= dev
+render: install
+	$(VENV)/bin/kubectl kustomize deploy/k8s/overlays/$(OVERLAY)
+
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
 
+# Every benchmark in one run, written to docs/BENCHMARKS.md (one step per module in bench/__main__.py).
 .PHONY: bench
 bench: install
-	$(PY) -m bench.width_latency
+	@bench/setup.sh
+	$(PY) -m bench --output docs/BENCHMARKS.md

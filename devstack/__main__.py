@@ -1,26 +1,32 @@
 """``python -m devstack run``: the whole file service on this machine (what ``make run`` calls).
 
-Uses the RabbitMQ that answers on 5672 (or installs and starts Debian's), the SeaweedFS that
-answers on 8333 (or starts one with its data under ``.data/seaweedfs``), creates the bucket, starts
-the five services as separate processes, waits until each answers ``/readyz``, prints the URLs and
-a dev token, and on Ctrl-C (or SIGTERM) stops everything it started.
+Uses the RabbitMQ that answers on 5672 (or installs and starts Debian's), the PostgreSQL that
+answers on 5432 (or installs Debian's and starts a private cluster in ``.data/postgres``) with the
+database ``files`` created and migrated, and the SeaweedFS that answers on 8333 (or starts one with
+its data under ``.data/seaweedfs``); creates the bucket, starts the five services as separate
+processes, waits until each answers ``/readyz``, prints the URLs and a dev token, and on Ctrl-C
+(or SIGTERM) stops everything it started.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
-from devstack import rabbit
+from devstack import postgres, rabbit
 from devstack.ports import port_open
-from devstack.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS, SeaweedPorts, ensure_bucket
+from devstack.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS, SeaweedPorts, ensure_bucket, ensure_bucket_with
 from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
+from services.gateway.catalog.config import DEFAULT_DATABASE_URL
+from services.gateway.migrate import migrate
 
 DATA_DIR = Path(".data")
+DATABASE_URL = DEFAULT_DATABASE_URL
 
 
 def run(bucket: str) -> int:
@@ -40,6 +46,10 @@ def run(bucket: str) -> int:
     print("RabbitMQ: ", end="", flush=True)
     rabbit.ensure_rabbitmq()
     print("amqp://guest:guest@127.0.0.1:5672/")
+    print("PostgreSQL: ", end="", flush=True)
+    postgres.ensure_postgresql(DATA_DIR / "postgres")
+    asyncio.run(migrate(DATABASE_URL))
+    print(f"{DATABASE_URL} (migrated)")
 
     seaweed_ports = SeaweedPorts()
     seaweed: SeaweedFS | None = None
@@ -62,6 +72,7 @@ def run(bucket: str) -> int:
             data_dir=DATA_DIR.resolve(),
             access_key=ACCESS_KEY,
             secret_key=SECRET_KEY,
+            database_url=DATABASE_URL,
             extra={"LOG_FORMAT": "console" if sys.stdout.isatty() else "json"},
         )
         services = [ServiceProcess(n, ports.of(n), env, console=True) for n in SERVICE_NAMES]
@@ -111,10 +122,28 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_cmd = sub.add_parser("run", help="start the whole stack in the foreground")
     run_cmd.add_argument("--bucket", default="files")
+    sub.add_parser("bucket", help="create S3_BUCKET at S3_ENDPOINT_URL unless it exists (containers, Jobs)")
     args = parser.parse_args()
     if args.command == "run":
         return run(args.bucket)
+    if args.command == "bucket":
+        return create_bucket()
     return 2
+
+
+def create_bucket() -> int:
+    """The bucket of the S3 settings in the environment (a Kubernetes Job, compose's set-up step)."""
+    from shared.s3 import make_client
+    from shared.settings import CommonSettings
+
+    settings = CommonSettings()
+    try:
+        ensure_bucket_with(make_client(settings), settings.s3_bucket)
+    except Exception as exc:  # noqa: BLE001 - the Job retries; say why it failed
+        print(f"bucket {settings.s3_bucket!r} at {settings.s3_endpoint_url or 'AWS S3'}: {exc}", file=sys.stderr)
+        return 1
+    print(f"bucket {settings.s3_bucket!r} is there")
+    return 0
 
 
 if __name__ == "__main__":

@@ -157,7 +157,11 @@ def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str =
 
 def ensure_bucket(endpoint_url: str, bucket: str) -> None:
     """Create the bucket unless it exists (any other error, such as bad credentials, is raised)."""
-    client = s3_client(endpoint_url)
+    ensure_bucket_with(s3_client(endpoint_url), bucket)
+
+
+def ensure_bucket_with(client: Any, bucket: str) -> None:
+    """Create the bucket unless it exists, with a ready boto3 client."""
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as exc:

@@ -119,6 +119,7 @@ def stack_env(
     data_dir: Path,
     access_key: str,
     secret_key: str,
+    database_url: str,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment every service of a local stack gets (each reads only what it needs)."""
@@ -130,6 +131,7 @@ def stack_env(
         "S3_ACCESS_KEY": access_key,
         "S3_SECRET_KEY": secret_key,
         "S3_BUCKET": bucket,
+        "DATABASE_URL": database_url,
         "DOWNLOAD_BASE_URL": f"http://127.0.0.1:{ports.download}",
         "BRIDGE_SOURCE": "seaweedfs-meta",
         "SEAWEEDFS_FILER": filer_address,

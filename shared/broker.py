@@ -28,12 +28,13 @@ from aio_pika.abc import (
 )
 
 from shared.errors import Unavailable
-from shared.events import OBJECT_REMOVED, ObjectEvent
+from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 
 EVENTS_EXCHANGE = "files.events"
 DEAD_LETTER_EXCHANGE = "files.dlx"
 CLEANUP_QUEUE = "cleanup"
+CATALOG_QUEUE = "catalog.events"
 RESIZE_QUEUE = "resize.requests"
 DELIVERY_LIMIT = 5
 DELIVERY_COUNT_HEADER = "x-delivery-count"
@@ -93,6 +94,15 @@ async def declare_cleanup_queue(channel: AbstractChannel) -> AbstractQueue:
     removal published before the first cleanup worker ever started is dropped unrouted."""
     exchange = await declare_events_exchange(channel)
     return await declare_work_queue(channel, CLEANUP_QUEUE, bind_to=exchange, routing_keys=[OBJECT_REMOVED])
+
+
+async def declare_catalog_queue(channel: AbstractChannel) -> AbstractQueue:
+    """The gateway's ``catalog.events`` queue bound to both event types. The bridge declares it too,
+    so that no upload confirmation published before the first gateway ever started is dropped."""
+    exchange = await declare_events_exchange(channel)
+    return await declare_work_queue(
+        channel, CATALOG_QUEUE, bind_to=exchange, routing_keys=[OBJECT_CREATED, OBJECT_REMOVED]
+    )
 
 
 class DeadLetterPublisher:

@@ -10,8 +10,9 @@ FORMATS: dict[str, str] = {
     "jpeg": "image/jpeg",
     "png": "image/png",
     "webp": "image/webp",
+    "avif": "image/avif",
 }
-EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 # The originals that get resized variants, by content type, and the variants' format (the same).
 # Anything else (GIF, SVG, PDF, ...) is served as it is, whatever width is asked for.
 _FORMAT_OF_TYPE: dict[str, str] = {
@@ -29,6 +30,11 @@ def media_type(content_type: str) -> str:
 def variant_format(content_type: str | None) -> str | None:
     """The format of the variants of an original of this type, or None when it is not resized."""
     return _FORMAT_OF_TYPE.get(media_type(content_type)) if content_type else None
+
+
+# AMQP header of a resize request: the caller's wall-clock send time (integer microseconds since
+# the epoch: AMQP floats are 32-bit); the worker reports the queueing time from it. Optional.
+SENT_AT_HEADER = "x-sent-at"
 
 
 class MalformedMessage(ValueError):

@@ -10,7 +10,7 @@ import asyncio
 import functools
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -18,12 +18,14 @@ import boto3
 from botocore.client import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.errors import NotFound, SourceTooLarge, Unavailable
+from shared.errors import NotFound, SourceTooLarge, Unavailable, ValidationFailed
 from shared.settings import CommonSettings
 
 T = TypeVar("T")
 CHUNK_SIZE = 64 * 1024
-_MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"})
+# refusals of CompleteMultipartUpload that are the uploader's doing, not the store's
+_BAD_PARTS = frozenset({"EntityTooSmall", "InvalidPart", "InvalidPartOrder", "MalformedXML"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,16 @@ class ObjectInfo:
     etag: str
     content_type: str
     last_modified: datetime
+    metadata: dict[str, str] = field(default_factory=dict)  # user metadata (x-amz-meta-*), from HEAD/GET
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    """A part of a multipart upload, as S3 lists it."""
+
+    number: int
+    etag: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -234,19 +246,90 @@ class ObjectStore:
         finally:
             body.close()
 
-    def presigned_post(self, key: str, *, content_type: str, max_size: int, expires_in: int) -> dict[str, Any]:
-        """A POST policy pinning the key, the content type and ``content-length-range`` [1, max]."""
+    def presigned_post(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        max_size: int,
+        expires_in: int,
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A POST policy pinning the key, the content type, ``content-length-range`` [1, max] and
+        any user ``metadata`` (sent as ``x-amz-meta-*`` fields; ASCII values)."""
+        meta = {f"x-amz-meta-{name}": value for name, value in (metadata or {}).items()}
+        conditions: list[Any] = [{"Content-Type": content_type}, ["content-length-range", 1, max_size]]
+        conditions.extend({name: value} for name, value in meta.items())
         result: dict[str, Any] = self._presign.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[
-                {"Content-Type": content_type},
-                ["content-length-range", 1, max_size],
-            ],
+            Fields={"Content-Type": content_type, **meta},
+            Conditions=conditions,
             ExpiresIn=expires_in,
         )
         return result
+
+    # --- multipart uploads: the client PUTs each part to a pre-signed URL ---------------------------
+
+    async def create_multipart_upload(
+        self, key: str, *, content_type: str, metadata: dict[str, str] | None = None
+    ) -> str:
+        """Start a multipart upload of ``key`` with its content type pinned; returns the upload id."""
+        resp = await self._call("create_multipart_upload", Key=key, ContentType=content_type, Metadata=metadata or {})
+        return str(resp["UploadId"])
+
+    def presigned_upload_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+        """A URL the client PUTs part ``part_number`` (1-based) of the upload to."""
+        url: str = self._presign.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            ExpiresIn=expires_in,
+        )
+        return url
+
+    async def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """Every part uploaded so far, by part number (NotFound for an unknown upload)."""
+        parts: list[UploadedPart] = []
+        marker = 0
+        while True:
+            resp = await self._call("list_parts", Key=key, UploadId=upload_id, PartNumberMarker=marker, MaxParts=1000)
+            page = resp.get("Parts", [])
+            parts.extend(
+                UploadedPart(number=int(p["PartNumber"]), etag=str(p.get("ETag", "")), size=int(p.get("Size", 0)))
+                for p in page
+            )
+            if not resp.get("IsTruncated") or not page:
+                return sorted(parts, key=lambda part: part.number)
+            marker = int(resp.get("NextPartNumberMarker") or page[-1]["PartNumber"])
+
+    async def complete_multipart_upload(self, key: str, upload_id: str, parts: list[UploadedPart]) -> str:
+        """Join ``parts`` into the object; returns its ETag. ValidationFailed when S3 refuses the parts
+        (too small, missing), NotFound for an unknown upload."""
+        try:
+            resp = await self._run(
+                self._client.complete_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _BAD_PARTS:
+                raise ValidationFailed(f"The object store refused the parts ({code}).", data={"reason": code}) from exc
+            if is_missing(exc):
+                raise NotFound(f"No upload {upload_id} for {key}.") from exc
+            raise Unavailable(f"The object store refused complete_multipart_upload ({code}).") from exc
+        except BotoCoreError as exc:
+            raise Unavailable("The object store did not answer.") from exc
+        return str(resp.get("ETag", "")).strip('"')
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished upload and its parts (a no-op for one that is gone)."""
+        try:
+            await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
+        except NotFound:
+            return
 
     def presigned_get(self, key: str, *, expires_in: int) -> str:
         url: str = self._presign.generate_presigned_url(
@@ -278,4 +361,5 @@ def _info(key: str, resp: dict[str, Any]) -> ObjectInfo:
         etag=str(resp.get("ETag", "")).strip('"'),
         content_type=str(resp.get("ContentType") or "application/octet-stream"),
         last_modified=resp["LastModified"],
+        metadata={str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()},
     )

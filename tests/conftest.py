@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from devstack.seaweed import s3_client
 from shared.s3 import ObjectStore
 from shared.settings import CommonSettings
+from tests.support.database import Database, provide_database
 from tests.support.infra import Infra, provide_infra
 from tests.support.servers import InProcessServer
 
@@ -31,6 +33,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def infra() -> Iterator[Infra]:
     with provide_infra() as provided:
         yield provided
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[Database]:
+    """A PostgreSQL server and a migrated template database unique to this test session."""
+    with provide_database() as provided:
+        yield provided
+
+
+@pytest.fixture(scope="session")
+def session_database_url(database: Database) -> str:
+    """The session's shared catalog database (``DATABASE_URL`` of ``service_env``)."""
+    return asyncio.run(database.clone(f"{database.prefix}_shared"))
+
+
+@pytest.fixture
+async def database_url(database: Database) -> AsyncIterator[str]:
+    """An empty, migrated catalog database of this test alone, dropped afterwards."""
+    url = await database.clone()
+    try:
+        yield url
+    finally:
+        await database.drop(url)
 
 
 @pytest.fixture
@@ -63,9 +88,10 @@ def bucket(infra: Infra) -> Iterator[str]:
 
 
 @pytest.fixture
-def service_env(infra: Infra, amqp_url: str, bucket: str) -> dict[str, str]:
+def service_env(infra: Infra, amqp_url: str, bucket: str, session_database_url: str) -> dict[str, str]:
     return {
         "AMQP_URL": amqp_url,
+        "DATABASE_URL": session_database_url,
         "S3_ENDPOINT_URL": infra.s3_endpoint_url,
         "S3_ACCESS_KEY": infra.access_key,
         "S3_SECRET_KEY": infra.secret_key,

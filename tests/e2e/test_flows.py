@@ -27,7 +27,12 @@ query Payload($data: PreSignedPostPayloadInput!) {
 """
 GET_FILE = """
 query GetFile($id: ID!) {
-  fileManager { getFile(id: $id) { data { id key name size type src } error { code message } } }
+  fileManager { getFile(id: $id) { data { id key name size type src } error { code message data } } }
+}
+"""
+CREATE_FILE = """
+mutation CreateFile($data: FileInput!) {
+  fileManager { createFile(data: $data) { data { id key name size type } error { code message } } }
 }
 """
 DELETE_FILE = """
@@ -53,12 +58,33 @@ def post_form(form: dict[str, Any], content: bytes, filename: str = "upload.bin"
 
 
 def upload(stack: Stack, name: str, type_: str, content: bytes) -> dict[str, Any]:
+    """The admin app's upload: payload, form POST (only 204 is success), then createFile with the
+    returned key as the name; returns the payload's file info."""
     result = payload(stack, name, type_, len(content))
     assert result["error"] is None, result
     resp = post_form(result["data"]["data"], content, name)
     assert resp.status_code == 204, resp.text
     file: dict[str, Any] = result["data"]["file"]
+    data = {"key": file["key"], "name": file["name"], "size": file["size"], "type": file["type"], "tags": []}
+    created = stack.graphql(CREATE_FILE, {"data": data}, token=ALL).json()["data"]["fileManager"]["createFile"]
+    assert created["error"] is None and created["data"]["id"] == file["id"], created
     return file
+
+
+def get_file(stack: Stack, file_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = stack.graphql(GET_FILE, {"id": file_id}, token=ALL).json()["data"]["fileManager"][
+        "getFile"
+    ]
+    return result
+
+
+def wait_for(check: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
 
 
 def download(stack: Stack, key: str, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
@@ -124,6 +150,46 @@ def test_jpeg_upload_download_resize_delete(stack: Stack) -> None:
     gone = download(stack, key)
     assert gone.status_code == 404 and gone.headers["cache-control"] == "no-store"
     assert download(stack, key, width=300).status_code == 404
+
+
+def test_an_upload_without_create_file_is_confirmed_by_the_object_stores_event(stack: Stack) -> None:
+    """The catalog learns of the upload from S3's own event (bridge -> files.events -> catalog)."""
+    content = b"%PDF-1.4 confirmed by the event"
+    result = payload(stack, "event.pdf", "application/pdf", 1000)
+    file = result["data"]["file"]
+    assert get_file(stack, file["id"])["error"]["code"] == "NOT_FOUND", "pending until the upload"
+    assert post_form(result["data"]["data"], content).status_code == 204
+    confirmed = wait_for(lambda: get_file(stack, file["id"])["data"])
+    assert confirmed, stack.logs()
+    assert confirmed["size"] == len(content), "the size S3 reports, not the declared 1000"
+    assert confirmed["name"] == "event.pdf"
+
+    # removed behind the API's back: the object.removed event takes the record away
+    stack.s3.delete_object(Bucket=stack.bucket, Key=file["key"])
+    gone = wait_for(lambda: get_file(stack, file["id"])["error"])
+    assert gone and gone["code"] == "NOT_FOUND", stack.logs()
+
+
+def test_content_that_contradicts_its_type_is_rejected_with_a_readable_reason(stack: Stack) -> None:
+    """An HTML page uploaded as image/png: the catalog checks the first bytes when S3's event
+    arrives, deletes the object, and the API says why the file is gone."""
+    page = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+    result = payload(stack, "innocent.png", "image/png", len(page))
+    file = result["data"]["file"]
+    assert post_form(result["data"]["data"], page).status_code == 204
+
+    def rejected() -> dict[str, Any] | None:
+        error = get_file(stack, file["id"])["error"]
+        return error if error and (error["data"] or {}).get("status") == "rejected" else None
+
+    error = wait_for(rejected)
+    assert error, stack.logs()
+    assert error["code"] == "NOT_FOUND" and "image/png" in error["message"]
+    assert stack.object_keys(file["id"] + "/") == [], "the object is deleted"
+    data = {"key": file["key"], "name": file["name"], "size": file["size"], "type": file["type"]}
+    created = stack.graphql(CREATE_FILE, {"data": data}, token=ALL).json()["data"]["fileManager"]["createFile"]
+    assert created["data"] is None and created["error"]["code"] == "VALIDATION_FAILED"
+    assert created["error"]["message"] == error["message"]
 
 
 def test_png_keeps_alpha(stack: Stack) -> None:

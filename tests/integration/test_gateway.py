@@ -1,128 +1,37 @@
-"""The GraphQL gateway over real HTTP against a real SeaweedFS bucket.
+"""The GraphQL gateway over real HTTP against a real SeaweedFS bucket, a real PostgreSQL catalog
+(an empty database per test) and a real broker vhost.
 
 Each test runs the app under uvicorn on a free loopback port and talks to it as Webiny's admin
-app does (batches, ``__typename``, undeclared variables); uploads go straight to S3 with the
-pre-signed POST, so S3 itself enforces the policy.
+app does (``__typename``, undeclared variables); uploads go straight to S3 with the pre-signed
+POST, so S3 itself enforces the policy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-import httpx
-import pytest
-
-from services.gateway.app import build_app
 from services.gateway.devtoken import mint_token
-from services.gateway.settings import GatewaySettings
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
+from tests.support.database import Database
+from tests.support.gateway import (
+    ALL,
+    CREATE,
+    DELETE,
+    GET,
+    LIST,
+    PRESIGN,
+    PRESIGN_MANY,
+    SETTINGS,
+    Start,
+    start_gateway,
+    upload,
+)
 from tests.support.ports import free_port
-from tests.support.servers import InProcessServer
 
-ALL = "files:*"
-PRESIGN = """
-query GetPreSignedPostPayload($data: PreSignedPostPayloadInput!) {
-  fileManager { getPreSignedPostPayload(data: $data) {
-    data { data file { id key name size type __typename } __typename }
-    error { code message data __typename } __typename } __typename }
-}"""
-PRESIGN_MANY = """
-query GetPreSignedPostPayloads($data: [PreSignedPostPayloadInput]!) {
-  fileManager { getPreSignedPostPayloads(data: $data) {
-    data { data file { id key name size type } } error { code message data } } }
-}"""
-FILE_FIELDS = "id key name size type src tags meta createdOn createdBy { id } __typename"
-CREATE = f"""
-mutation CreateFile($data: FileInput!) {{
-  fileManager {{ createFile(data: $data) {{ data {{ {FILE_FIELDS} }} error {{ code message data }} }} }}
-}}"""
-GET = f"""
-query GetFile($id: ID!) {{
-  fileManager {{ getFile(id: $id) {{ data {{ {FILE_FIELDS} }} error {{ code message data }} }} }}
-}}"""
-DELETE = """
-mutation DeleteFile($id: ID!) {
-  fileManager { deleteFile(id: $id) { data error { code message data } } }
-}"""
-LIST = f"""
-query ListFiles($limit: Int, $after: String, $types: [String], $tags: [String], $search: String,
-                $where: FileWhereInput) {{
-  fileManager {{
-    listFiles(limit: $limit, after: $after, types: $types, tags: $tags, search: $search, where: $where) {{
-      data {{ {FILE_FIELDS} }} meta {{ cursor totalCount hasMoreItems __typename }} error {{ code message }}
-      __typename
-    }}
-    __typename
-  }}
-}}"""
-SETTINGS = """
-query GetSettings { fileManager { getSettings {
-  data { uploadMinFileSize uploadMaxFileSize srcPrefix __typename } error { code message } __typename } } }
-"""
-
-
-@dataclass
-class Gateway:
-    http: httpx.AsyncClient
-    settings: GatewaySettings
-
-    def token(self, scope: str = ALL, **kwargs: Any) -> str:
-        return mint_token(self.settings.jwt_secret.get_secret_value(), scope=scope, **kwargs)
-
-    async def post(self, body: Any, *, scope: str | None = ALL, **headers: str) -> httpx.Response:
-        if scope is not None:
-            headers.setdefault("authorization", f"Bearer {self.token(scope)}")
-        return await self.http.post("/graphql", json=body, headers=headers)
-
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, *, scope: str = ALL) -> Any:
-        response = await self.post({"query": query, "variables": variables or {}}, scope=scope)
-        assert response.status_code == 200, response.text
-        result = response.json()
-        assert "errors" not in result, result
-        return result["data"]["fileManager"]
-
-    async def presign(self, name: str, mime: str, size: int, *, scope: str = ALL) -> dict[str, Any]:
-        data = await self.gql(PRESIGN, {"data": {"name": name, "type": mime, "size": size}}, scope=scope)
-        payload: dict[str, Any] = data["getPreSignedPostPayload"]
-        return payload
-
-
-Start = Callable[..., Awaitable[Gateway]]
-
-
-@pytest.fixture
-async def start_gateway(
-    settings_for: Callable[..., Any], serve_app: Callable[..., Awaitable[InProcessServer]]
-) -> AsyncIterator[Start]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def start(**overrides: Any) -> Gateway:
-        port = free_port()
-        settings: GatewaySettings = settings_for(GatewaySettings, host="127.0.0.1", port=port, **overrides)
-        server = await serve_app(build_app(settings), port)
-        client = httpx.AsyncClient(base_url=server.url, timeout=30)
-        clients.append(client)
-        return Gateway(client, settings)
-
-    yield start
-    for client in clients:
-        await client.aclose()
-
-
-async def upload(payload: dict[str, Any], content: bytes, **field_overrides: str) -> httpx.Response:
-    """POST the form as the admin app does: every returned field in order, then ``file``."""
-    post = payload["data"]["data"]
-    fields = {**post["fields"], **field_overrides}
-    mime = fields.get("Content-Type", "application/octet-stream")
-    async with httpx.AsyncClient(timeout=30) as client:
-        return await client.post(post["url"], data=fields, files={"file": ("upload", content, mime)})
-
+__all__ = ["start_gateway"]  # the fixture
 
 # --- flow A: upload, then the record ------------------------------------------------------------
 
@@ -138,20 +47,24 @@ async def test_upload_create_get_list_delete(start_gateway: Start, store: Object
     assert info["name"] == key and info["size"] == len(content) and info["type"] == "image/jpeg"
     assert result["data"]["data"]["fields"]["key"] == key
 
+    pending = await gateway.gql(GET, {"id": info["id"]})
+    assert pending["getFile"]["error"]["code"] == "NOT_FOUND", "a payload alone is no file"
+
     response = await upload(result, content)
     assert response.status_code == 204, response.text
     stored = await store.head(key)
     assert stored is not None and stored.size == len(content) and stored.content_type == "image/jpeg"
 
     created = await gateway.gql(
-        CREATE, {"data": {"key": key, "name": key, "size": len(content), "type": "image/jpeg", "tags": []}}
+        CREATE, {"data": {"key": key, "name": key, "size": len(content), "type": "image/jpeg", "tags": ["Trip"]}}
     )
     record = created["createFile"]["data"]
     assert created["createFile"]["error"] is None
     assert record["id"] == info["id"] and record["key"] == key and record["name"] == "My photo.jpg"
     assert record["size"] == len(content) and record["type"] == "image/jpeg"
     assert record["src"] == f"{gateway.settings.download_base_url}/files/{info['id']}/My%20photo.jpg"
-    assert record["tags"] == [] and record["createdOn"].endswith("Z") and record["createdBy"] is None
+    assert record["tags"] == ["trip"] and record["meta"] == {} and record["createdOn"].endswith("Z")
+    assert record["createdBy"] == {"id": "dev", "displayName": None, "__typename": "CreatedBy"}
 
     fetched = await gateway.gql(GET, {"id": info["id"]})
     assert fetched["getFile"]["data"] == record
@@ -164,17 +77,37 @@ async def test_upload_create_get_list_delete(start_gateway: Start, store: Object
     assert await store.head(key) is None
     gone = await gateway.gql(GET, {"id": info["id"]})
     assert gone["getFile"]["data"] is None and gone["getFile"]["error"]["code"] == "NOT_FOUND"
+    again = await gateway.gql(DELETE, {"id": info["id"]})
+    assert again["deleteFile"]["error"]["code"] == "NOT_FOUND"
+    listed = await gateway.gql(LIST, {})
+    assert listed["listFiles"]["data"] == [] and listed["listFiles"]["meta"]["totalCount"] == 0
+
+
+async def test_create_file_takes_size_and_type_from_s3_and_keeps_a_given_name(
+    start_gateway: Start, store: ObjectStore
+) -> None:
+    gateway = await start_gateway()
+    result = await gateway.presign("scan.pdf", "application/pdf", 100)
+    await upload(result, b"%PDF-1.4 tiny")
+    key = result["data"]["file"]["key"]
+    created = await gateway.gql(
+        CREATE, {"data": {"key": key, "name": "Quarterly report.pdf", "size": 999, "type": "image/png",
+                          "meta": {"private": True}}}
+    )  # fmt: skip
+    record = created["createFile"]["data"]
+    assert (record["name"], record["size"], record["type"]) == ("Quarterly report.pdf", 13, "application/pdf")
+    assert record["meta"] == {"private": True}
 
 
 async def test_delete_removes_only_the_original(start_gateway: Start, store: ObjectStore) -> None:
     gateway = await start_gateway()
-    file_id = new_file_id()
-    await store.put_bytes(f"{file_id}/a.png", b"png", content_type="image/png")
-    await store.put_bytes(f"variants/{file_id}/a.png/w100.png", b"v", content_type="image/png")
-    deleted = await gateway.gql(DELETE, {"id": file_id})
+    record = await gateway.upload_file("a.png", b"png", "image/png")
+    variant = f"variants/{record['id']}/a.png/w100.png"
+    await store.put_bytes(variant, b"v", content_type="image/png")
+    deleted = await gateway.gql(DELETE, {"id": record["id"]})
     assert deleted["deleteFile"]["data"] is True
-    assert await store.head(f"{file_id}/a.png") is None
-    assert await store.head(f"variants/{file_id}/a.png/w100.png") is not None, "cleanup's job, not ours"
+    assert await store.head(record["key"]) is None
+    assert await store.head(variant) is not None, "cleanup's job, not ours"
 
 
 async def test_s3_refuses_a_file_bigger_than_declared(start_gateway: Start, store: ObjectStore) -> None:
@@ -183,6 +116,8 @@ async def test_s3_refuses_a_file_bigger_than_declared(start_gateway: Start, stor
     response = await upload(result, b"x" * 11)
     assert response.status_code >= 400
     assert await store.head(result["data"]["file"]["key"]) is None
+    created = await gateway.gql(CREATE, {"data": {"key": result["data"]["file"]["key"]}})
+    assert created["createFile"]["error"]["code"] == "NOT_FOUND"
 
 
 async def test_s3_refuses_another_content_type(start_gateway: Start, store: ObjectStore) -> None:
@@ -220,6 +155,7 @@ async def test_sizes_beyond_32_bits_and_the_settings(start_gateway: Start) -> No
         "uploadMinFileSize": 1,
         "uploadMaxFileSize": 10 * 1024**3,
         "srcPrefix": f"{gateway.settings.download_base_url}/files/",
+        "allowedTypes": ["*/*"],
         "__typename": "Settings",
     }
 
@@ -243,10 +179,18 @@ async def test_batched_presign(start_gateway: Start) -> None:
     files = [entry["file"] for entry in two["getPreSignedPostPayloads"]["data"]]
     assert [f["key"].split("/", 1)[1] for f in files] == ["a.png", "b.png"]
     assert files[0]["id"] != files[1]["id"]
+    twenty = await gateway.gql(PRESIGN_MANY, {"data": [item] * 20})
+    assert len(twenty["getPreSignedPostPayloads"]["data"]) == 20
     too_many = await gateway.gql(PRESIGN_MANY, {"data": [item] * 21})
     assert too_many["getPreSignedPostPayloads"]["error"]["code"] == "LIMIT_EXCEEDED"
+    assert too_many["getPreSignedPostPayloads"]["error"]["data"] == {"max": 20, "given": 21}
     empty = await gateway.gql(PRESIGN_MANY, {"data": []})
     assert empty["getPreSignedPostPayloads"]["error"]["code"] == "VALIDATION_FAILED"
+    one_bad = await gateway.gql(PRESIGN_MANY, {"data": [item, {**item, "size": 0}]})
+    error = one_bad["getPreSignedPostPayloads"]["error"]
+    assert error["code"] == "VALIDATION_FAILED" and error["data"]["items"][0]["index"] == 1
+    listed = await gateway.gql(LIST, {})
+    assert listed["listFiles"]["meta"]["totalCount"] == 0, "pending records are not files yet"
 
 
 # --- records and listing --------------------------------------------------------------------------
@@ -264,48 +208,57 @@ async def test_not_found_and_bad_keys(start_gateway: Start) -> None:
     assert missing["createFile"]["error"]["code"] == "NOT_FOUND"
     variant = await gateway.gql(CREATE, {"data": {"key": f"variants/{new_file_id()}/a.png/w100.png"}})
     assert variant["createFile"]["error"]["code"] == "VALIDATION_FAILED"
+    no_key = await gateway.gql(CREATE, {"data": {"name": "a.png"}})
+    assert no_key["createFile"]["error"]["data"]["invalidFields"]["key"]["code"] == "REQUIRED"
 
 
-async def test_list_pages_filters_and_skips_variants(start_gateway: Start, store: ObjectStore) -> None:
+async def test_list_pages_newest_first_with_every_filter(start_gateway: Start) -> None:
     gateway = await start_gateway()
-    keys = sorted(f"{new_file_id()}/{name}" for name in ("cat.png", "dog.png", "report.pdf"))
-    for key in keys:
-        mime = "application/pdf" if key.endswith(".pdf") else "image/png"
-        await store.put_bytes(key, b"data", content_type=mime)
-    await store.put_bytes(f"variants/{keys[0]}/w100.png", b"v", content_type="image/png")
+    cat = await gateway.upload_file("cat.png", b"png1", "image/png", tags=["Animals", "cute"])
+    dog = await gateway.upload_file("dog.jpg", b"jpg1", "image/jpeg", tags=["animals", "scope:private"])
+    report = await gateway.upload_file("Report 2026.pdf", b"%PDF", "application/pdf", tags=["work"])
+    other = await gateway.upload_file("notes.txt", b"text", "text/plain", sub="someone-else")
+
+    async def keys(**variables: object) -> list[str]:
+        listed = (await gateway.gql(LIST, dict(variables)))["listFiles"]
+        assert listed["error"] is None, listed
+        return [f["key"] for f in listed["data"]]
 
     first = (await gateway.gql(LIST, {"limit": 2}))["listFiles"]
-    assert [f["key"] for f in first["data"]] == keys[:2]
-    assert first["meta"]["totalCount"] == 3 and first["meta"]["hasMoreItems"] is True
+    assert [f["key"] for f in first["data"]] == [other["key"], report["key"]]
+    assert first["meta"]["totalCount"] == 4 and first["meta"]["hasMoreItems"] is True
     second = (await gateway.gql(LIST, {"limit": 2, "after": first["meta"]["cursor"]}))["listFiles"]
-    assert [f["key"] for f in second["data"]] == keys[2:]
-    assert second["meta"]["cursor"] is None and second["meta"]["hasMoreItems"] is False
+    assert [f["key"] for f in second["data"]] == [dog["key"], cat["key"]]
+    assert second["meta"] == {"cursor": None, "totalCount": 4, "hasMoreItems": False, "__typename": "ListMeta"}
 
-    images = (await gateway.gql(LIST, {"types": ["image/png"], "limit": 1}))["listFiles"]
-    png_keys = [k for k in keys if k.endswith(".png")]
-    assert [f["key"] for f in images["data"]] == png_keys[:1] and images["meta"]["hasMoreItems"]
-    rest = (await gateway.gql(LIST, {"types": ["image/png"], "after": images["meta"]["cursor"]}))["listFiles"]
-    assert [f["key"] for f in rest["data"]] == png_keys[1:] and rest["meta"]["cursor"] is None
+    assert await keys(types=["image/*"]) == [dog["key"], cat["key"]]
+    assert await keys(types=["image/png", "application/pdf"]) == [report["key"], cat["key"]]
+    assert await keys(types=["image/*"], where={"type": "image/jpeg"}) == [dog["key"]]
+    assert await keys(types=[], tags=[]) == [other["key"], report["key"], dog["key"], cat["key"]]
+    assert await keys(search="REPORT") == [report["key"]]
+    assert await keys(where={"search": "dog"}) == [dog["key"]]
+    assert await keys(tags=["ANIMALS", "cute"]) == [cat["key"]]
+    assert await keys(where={"tag": "animals"}) == [dog["key"], cat["key"]]
+    assert await keys(where={"tag_in": ["cute", "work"]}) == [report["key"], cat["key"]]
+    assert await keys(where={"tag_and_in": ["animals", "scope:private"]}) == [dog["key"]]
+    assert await keys(where={"tag_startsWith": "scope:"}) == [dog["key"]]
+    assert await keys(where={"tag_not_startsWith": "scope:"}) == [other["key"], report["key"], cat["key"]]
+    assert await keys(where={"createdBy": "someone-else"}) == [other["key"]]
+    assert await keys(ids=[cat["id"], report["id"]]) == [report["key"], cat["key"]]
+    assert await keys(where={"id_in": [cat["id"]]}, ids=[cat["id"], dog["id"]]) == [cat["key"]]
+    assert await keys(tags=["holiday"]) == []
 
-    found = (await gateway.gql(LIST, {"search": "REPORT"}))["listFiles"]
-    assert [f["name"] for f in found["data"]] == ["report.pdf"]
-    tagged = (await gateway.gql(LIST, {"tags": ["holiday"]}))["listFiles"]
-    assert tagged["data"] == [] and tagged["meta"]["totalCount"] == 0
-    bad = (await gateway.gql(LIST, {"after": "garbage"}))["listFiles"]
-    assert bad["error"]["code"] == "VALIDATION_FAILED"
+    limited = (await gateway.gql(LIST, {"limit": 1000}))["listFiles"]
+    assert len(limited["data"]) == 4
+    for bad in ({"after": "garbage"}, {"limit": 0}, {"types": ["not a type"]}):
+        refused = (await gateway.gql(LIST, bad))["listFiles"]
+        assert refused["data"] is None and refused["error"]["code"] == "VALIDATION_FAILED", bad
 
 
-async def test_catalog_operations_say_not_supported(start_gateway: Start) -> None:
+async def test_version_is_the_catalog_schema(start_gateway: Start) -> None:
     gateway = await start_gateway()
-    data = await gateway.gql(
-        """mutation { fileManager {
-             updateFile(id: "x", data: {name: "y"}) { data { id } error { code message } }
-             updateSettings(data: {uploadMaxFileSize: 5}) { data { srcPrefix } error { code } } } }"""
-    )
-    assert data["updateFile"]["error"]["code"] == "NOT_SUPPORTED" and data["updateFile"]["data"] is None
-    assert data["updateSettings"]["error"]["code"] == "NOT_SUPPORTED"
-    query = await gateway.gql('{ fileManager { version listTags(where: {tag_not_startsWith: "scope:"}) } }')
-    assert query == {"version": None, "listTags": []}
+    data = await gateway.gql("{ fileManager { version } }")
+    assert isinstance(data["version"], str) and data["version"]
 
 
 # --- transport: batching, limits, errors ------------------------------------------------------------
@@ -330,11 +283,9 @@ async def test_a_batch_is_answered_in_order_ignoring_undeclared_variables(start_
     assert results[0]["data"]["fileManager"]["getSettings"]["__typename"] == "SettingsResponse"
     assert results[1]["data"]["fileManager"]["listFiles"]["__typename"] == "FileListResponse"
     assert results[1]["data"]["fileManager"]["listFiles"]["meta"]["totalCount"] == 0
-    assert results[2]["data"] == {
-        "fileManager": {"version": None, "__typename": "FmQuery"},
-        "__typename": "Query",
-    }
-    assert "errors" in results[3] and "data" not in results[3]
+    assert results[2]["data"]["fileManager"]["version"]
+    assert results[2]["data"]["__typename"] == "Query"
+    assert "data" not in results[3] and results[3]["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
 async def test_malformed_and_oversized_requests(start_gateway: Start) -> None:
@@ -346,11 +297,52 @@ async def test_malformed_and_oversized_requests(start_gateway: Start) -> None:
     assert wrong_shape.status_code == 400
     too_many = await gateway.post([{"query": "{ __typename }"}] * 4)
     assert too_many.status_code == 400 and too_many.json()["error"]["code"] == "LIMIT_EXCEEDED"
+    nested = await gateway.http.post("/graphql", content=b"[" * 4000, headers=token)
+    assert nested.status_code == 400 and nested.json()["error"]["code"] == "BAD_REQUEST"
     huge = await gateway.post({"query": "{ __typename }", "variables": {"pad": "x" * 5000}})
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert (await gateway.http.get("/graphql")).status_code == 405
     syntax = await gateway.post({"query": "query {"})
-    assert syntax.status_code == 400 and syntax.json()["errors"]
+    assert syntax.status_code == 400 and syntax.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    bad_variable = await gateway.post({"query": GET, "variables": {"id": {"not": "an id"}}})
+    assert bad_variable.status_code == 400
+    assert bad_variable.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_deep_wide_or_aliased_queries_are_refused_before_running(start_gateway: Start) -> None:
+    gateway = await start_gateway(max_query_depth=6, max_query_fields=60, max_query_aliases=3)
+    fine = await gateway.post({"query": "{ fileManager { listFiles { data { createdBy { id } } } } }"})
+    assert fine.status_code == 200 and "errors" not in fine.json()
+
+    deep = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"  # 8 levels
+    aliases = " ".join(f"l{i}: listFiles(limit: 100) {{ data {{ id }} }}" for i in range(4))
+    fragments = (
+        "query Q { fileManager { ...A } } fragment A on FmQuery { a1: getSettings { ...B } a2: getSettings { ...B } }"
+        " fragment B on SettingsResponse { " + " ".join(f"f{i}: __typename" for i in range(40)) + " }"
+    )
+    for query, limit in (
+        (deep, "depth"),
+        ("{ fileManager { " + aliases + " } }", "aliases"),
+        (fragments, "fields"),
+    ):
+        refused = await gateway.post({"query": query})
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["errors"][0]
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX" and error["extensions"]["limit"] == limit
+    many_tokens = await gateway.post({"query": "{ " + "__typename " * 6000 + "}"})
+    assert many_tokens.status_code == 400
+    assert many_tokens.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    batch = await gateway.post([{"query": deep}, {"query": "{ fileManager { version } }"}])
+    first, second = batch.json()
+    assert batch.status_code == 200 and "data" not in first and second["data"]["fileManager"]["version"]
+
+
+async def test_introspection_fits_the_default_limits(start_gateway: Start) -> None:
+    from graphql import get_introspection_query
+
+    gateway = await start_gateway()
+    response = await gateway.post({"query": get_introspection_query()})
+    assert response.status_code == 200 and response.json()["data"]["__schema"]["queryType"]["name"] == "Query"
 
 
 # --- auth -------------------------------------------------------------------------------------------
@@ -379,15 +371,22 @@ async def test_scopes_are_enforced_per_operation(start_gateway: Start, store: Ob
     gateway = await start_gateway()
     read_only = await gateway.presign("a.png", "image/png", 10, scope="files:read")
     assert read_only["data"] is None and read_only["error"]["code"] == "FORBIDDEN"
-    file_id = new_file_id()
-    await store.put_bytes(f"{file_id}/keep.png", b"png", content_type="image/png")
-    refused = await gateway.gql(DELETE, {"id": file_id}, scope="files:read files:write")
+    record = await gateway.upload_file("keep.png", b"png", "image/png")
+    refused = await gateway.gql(DELETE, {"id": record["id"]}, scope="files:read files:write")
     assert refused["deleteFile"]["error"]["code"] == "FORBIDDEN"
-    assert await store.head(f"{file_id}/keep.png") is not None
-    no_read = await gateway.gql(GET, {"id": file_id}, scope="files:write")
+    assert await store.head(record["key"]) is not None
+    no_read = await gateway.gql(GET, {"id": record["id"]}, scope="files:write")
     assert no_read["getFile"]["error"]["code"] == "FORBIDDEN"
-    allowed = await gateway.gql(GET, {"id": file_id}, scope="files:read")
+    allowed = await gateway.gql(GET, {"id": record["id"]}, scope="files:read")
     assert allowed["getFile"]["data"]["name"] == "keep.png"
+    no_create = await gateway.gql(CREATE, {"data": {"key": record["key"]}}, scope="files:read")
+    assert no_create["createFile"]["error"]["code"] == "FORBIDDEN"
+    tags = await gateway.post({"query": "{ fileManager { listTags } }"}, scope="files:write")
+    assert tags.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    nothing = await gateway.gql(SETTINGS, scope="profile:read")
+    assert nothing["getSettings"]["error"]["code"] == "FORBIDDEN"
+    uploader = await gateway.gql(SETTINGS, scope="files:write:own")
+    assert uploader["getSettings"]["data"]["uploadMaxFileSize"] == gateway.settings.upload_max_size
 
 
 # --- operations ---------------------------------------------------------------------------------------
@@ -397,7 +396,7 @@ async def test_health_metrics_and_correlation_id(start_gateway: Start) -> None:
     gateway = await start_gateway()
     assert (await gateway.http.get("/healthz")).status_code == 200
     ready = await gateway.http.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"s3": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"s3": "ok", "catalog": "ok"}
     await gateway.gql(GET, {"id": new_file_id()})
     response = await gateway.post({"query": "{ __typename }"}, **{"x-correlation-id": "req-123"})
     assert response.headers["x-correlation-id"] == "req-123"
@@ -412,3 +411,21 @@ async def test_readyz_reports_an_unreachable_store(start_gateway: Start) -> None
     gateway = await start_gateway(s3_bucket="no-such-bucket-" + new_file_id()[:8])
     ready = await gateway.http.get("/readyz")
     assert ready.status_code == 503 and json.loads(ready.text)["status"] == "not ready"
+    assert ready.json()["checks"]["catalog"] == "ok"
+
+
+async def test_readyz_reports_a_lost_database(start_gateway: Start, database: Database) -> None:
+    gateway = await start_gateway()
+    assert (await gateway.http.get("/readyz")).status_code == 200
+    await database.drop(gateway.settings.database_url.get_secret_value())
+    ready = await gateway.http.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["checks"]["catalog"] != "ok"
+    assert ready.json()["checks"]["s3"] == "ok"
+
+
+async def test_an_unreachable_object_store_is_unavailable_not_a_crash(start_gateway: Start) -> None:
+    gateway = await start_gateway(s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    created = await gateway.gql(CREATE, {"data": {"key": f"{new_file_id()}/a.png"}})
+    assert created["createFile"]["data"] is None and created["createFile"]["error"]["code"] == "UNAVAILABLE"
+    ready = await gateway.http.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["checks"]["catalog"] == "ok"

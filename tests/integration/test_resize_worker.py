@@ -258,3 +258,5 @@ async def test_side_port_health_and_metrics(worker: ResizeService, rpc: RpcClien
     assert ready.json()["checks"] == {"broker": "ok", "s3": "ok"}
     assert 'resize_jobs_total{outcome="resized"} 1.0' in metrics.text
     assert "resize_job_duration_seconds_bucket" in metrics.text
+    for stage in ("read", "kernel", "write"):  # where the time went (the bench's breakdown)
+        assert f'resize_stage_seconds_count{{stage="{stage}"}} 1.0' in metrics.text

@@ -3,15 +3,17 @@ given infrastructure: what the end-to-end tests and the benchmarks run against."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devstack.seaweed import s3_client
 from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
+from tests.support.database import provide_database
 from tests.support.infra import Infra
 from tests.support.ports import free_ports
 
@@ -39,7 +41,21 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(infra: Infra, log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+def running_stack(
+    infra: Infra, log_dir: Path, extra_env: dict[str, str] | None = None, *, database_url: str | None = None
+) -> Iterator[RunningStack]:
+    """``database_url``: the catalog's database; by default a fresh migrated one, dropped afterwards."""
+    with ExitStack() as resources:
+        if database_url is None:
+            database = resources.enter_context(provide_database())
+            database_url = asyncio.run(database.clone())
+        yield resources.enter_context(_running_stack(infra, log_dir, extra_env, database_url))
+
+
+@contextmanager
+def _running_stack(
+    infra: Infra, log_dir: Path, extra_env: dict[str, str] | None, database_url: str
+) -> Iterator[RunningStack]:
     vhost = f"files-stack-{uuid.uuid4().hex[:12]}"
     bucket = f"stack-{uuid.uuid4().hex[:12]}"
     infra.add_vhost(vhost)
@@ -55,6 +71,7 @@ def running_stack(infra: Infra, log_dir: Path, extra_env: dict[str, str] | None 
         data_dir=log_dir,
         access_key=infra.access_key,
         secret_key=infra.secret_key,
+        database_url=database_url,
         extra={"WEED_BINARY": infra.weed_binary, **(extra_env or {})},
     )
     services = {n: ServiceProcess(n, ports.of(n), env, log_path=log_dir / f"{n}.log") for n in SERVICE_NAMES}
