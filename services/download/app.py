@@ -17,7 +17,7 @@ from services.download.broker_link import BrokerLink
 from services.download.cache import ObjectCache
 from services.download.endpoint import FilesEndpoint
 from services.download.metrics import Metrics
-from services.download.middleware import AccessLogMiddleware
+from services.download.middleware import AccessLog
 from services.download.objects import CachedObjects
 from services.download.resizer import ResizeCoordinator
 from services.download.resolver import VariantResolver
@@ -71,6 +71,6 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Starlett
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(CorrelationIdMiddleware), Middleware(AccessLogMiddleware, metrics=metrics)],
+        middleware=[Middleware(CorrelationIdMiddleware, observer=AccessLog(metrics))],
         lifespan=lifespan,
     )

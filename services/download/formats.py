@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from shared.errors import NotFound
 from shared.messages import EXTENSIONS, variant_format
 
@@ -25,6 +27,9 @@ def format_from_name(name: str) -> str | None:
     return _FORMAT_BY_EXTENSION.get(ext.lower())
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def checked_key(raw: str) -> str:
     """The object key named by the (already URL-decoded) path; NotFound for keys we never serve."""
     if not raw or raw.startswith("/"):
@@ -32,6 +37,6 @@ def checked_key(raw: str) -> str:
     segments = raw.split("/")
     if any(segment in {"", ".", ".."} for segment in segments):
         raise NotFound("Not found.")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+    if _CONTROL.search(raw):
         raise NotFound("Not found.")
     return raw

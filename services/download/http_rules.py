@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -88,7 +89,9 @@ def quote_etag(etag: str) -> str:
     return f'"{etag}"'
 
 
+@functools.lru_cache(maxsize=4096)
 def http_date(moment: datetime) -> str:
+    """RFC 9110 date; cached, since the same few Last-Modified values are formatted per request."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return format_datetime(moment.astimezone(UTC), usegmt=True)

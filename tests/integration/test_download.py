@@ -239,7 +239,12 @@ async def test_health_routes(start_download: Start) -> None:
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"broker": "ok", "store": "ok"}
-    assert "download_requests_total" in (await client.get("/metrics")).text
+    assert (await client.get("/files/not-there/x.jpg")).status_code == 404
+    metrics = (await client.get("/metrics")).text
+    # every answered request is counted by method and status (the two probes, then the 404)
+    assert 'download_requests_total{method="GET",status="200"} 2.0' in metrics
+    assert 'download_requests_total{method="GET",status="404"} 1.0' in metrics
+    assert "download_request_seconds_count 3.0" in metrics
 
 
 async def test_readyz_fails_without_the_bucket(start_download: Start) -> None:
