@@ -9,9 +9,11 @@ import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -43,25 +45,61 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
+WRK_THREADS = 2  # the same for every run (one per core here); connections are split among them
+
+
 def repeat(
-    url: str, *, concurrency: int, seconds: float, headers: Mapping[str, str] | None = None, expect: int = 200
+    urls: str | Sequence[str],
+    *,
+    concurrency: int,
+    seconds: float,
+    headers: Mapping[str, str] | None = None,
+    expect: int = 200,
 ) -> Result:
-    """The same URL over and over for ``seconds``: requests per second."""
+    """The same request over and over for ``seconds``: requests per second. Several URLs are the
+    same object at several replicas: the connections are spread evenly over them, as a load
+    balancer in front of the replicas would."""
+    targets = [urls] if isinstance(urls, str) else list(urls)
     if have_wrk():
-        return _wrk(url, concurrency=concurrency, seconds=seconds, headers=headers or {})
-    return asyncio.run(_repeat_httpx(url, concurrency, seconds, dict(headers or {}), expect))
+        return _wrk(targets, concurrency=concurrency, seconds=seconds, headers=headers or {})
+    return asyncio.run(_repeat_httpx(targets, concurrency, seconds, dict(headers or {}), expect))
 
 
 def each_once(urls: Sequence[str], *, concurrency: int, expect: int = 200, timeout: float = 120) -> Result:
-    """Every URL exactly once, ``concurrency`` at a time (cold requests): rate and latencies."""
+    """Every URL exactly once, ``concurrency`` at a time (cold requests): rate and latencies.
+
+    A new connection per request: a server of several processes sharing one listening socket
+    (thumbor's ``--processes 2``) would otherwise keep whatever split of the few kept-alive
+    connections it got at the start (4/0 halves its rate); connecting costs nothing next to a
+    resize."""
     return asyncio.run(_each_once(list(urls), concurrency, expect, timeout))
 
 
-def _wrk(url: str, *, concurrency: int, seconds: float, headers: Mapping[str, str]) -> Result:
-    command = ["wrk", "-t", "1", "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s"]
+def _spread_script(urls: Sequence[str]) -> str:
+    """wrk Lua: thread i connects to the host and port of ``urls[i % len(urls)]``."""
+    addresses = ", ".join(f'{{"{u.hostname}", "{u.port}"}}' for u in map(urlsplit, urls))
+    return (
+        f"local targets = {{{addresses}}}\n"
+        "local started = 0\n"
+        "function setup(thread)\n"
+        "  local target = targets[(started % #targets) + 1]\n"
+        "  started = started + 1\n"
+        "  thread.addr = wrk.lookup(target[1], target[2])[1]\n"
+        "end\n"
+    )
+
+
+def _wrk(urls: Sequence[str], *, concurrency: int, seconds: float, headers: Mapping[str, str]) -> Result:
+    threads = min(concurrency, max(WRK_THREADS, len(urls)))
+    command = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if len(urls) > 1:
+            script.write(_spread_script(urls))
+            script.flush()
+            command += ["-s", script.name]
+        out = subprocess.run([*command, urls[0]], capture_output=True, text=True, check=True).stdout
     total = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
     if total is None:
         raise RuntimeError(f"cannot read wrk's output:\n{out}")
@@ -70,15 +108,18 @@ def _wrk(url: str, *, concurrency: int, seconds: float, headers: Mapping[str, st
     return Result(requests, span / 1000 if unit == "ms" else span, (), int(errors.group(1)) if errors else 0, "wrk")
 
 
-async def _repeat_httpx(url: str, concurrency: int, seconds: float, headers: dict[str, str], expect: int) -> Result:
+async def _repeat_httpx(
+    urls: list[str], concurrency: int, seconds: float, headers: dict[str, str], expect: int
+) -> Result:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as client:
-        await client.get(url)
+        for url in urls:
+            await client.get(url)
         deadline = time.perf_counter() + seconds
 
-        async def one_client() -> None:
+        async def one_client(url: str) -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
@@ -87,7 +128,7 @@ async def _repeat_httpx(url: str, concurrency: int, seconds: float, headers: dic
                 errors += resp.status_code != expect
 
         started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+        await asyncio.gather(*(one_client(urls[i % len(urls)]) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
     return Result(len(latencies), elapsed, tuple(latencies), errors, "httpx")
 
@@ -98,7 +139,7 @@ async def _each_once(urls: list[str], concurrency: int, expect: int, timeout: fl
     queue: asyncio.Queue[str] = asyncio.Queue()
     for url in urls:
         queue.put_nowait(url)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
 
         async def one_client() -> None:

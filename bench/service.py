@@ -24,8 +24,10 @@ from bench import load as loadgen
 from bench.common import Options, parse_options, ratio, table, verdict
 from bench.pictures import Picture, decode, load
 from bench.quality import psnr
+from devstack.services import ServiceProcess, wait_ready
 from shared.keys import new_file_id
 from tests.support.infra import provide_infra
+from tests.support.ports import free_port
 from tests.support.stack import RunningStack, running_stack
 
 STAGES = ("queue", "read", "kernel", "write")
@@ -109,13 +111,32 @@ def measure_cold(running: RunningStack, picture: Picture, options: Options) -> C
     return Cold(picture, result, stages, rpc_ms, quality, urls[0], variant_key, cpu_ms)
 
 
+@contextmanager
+def another_download_replica(running: RunningStack) -> Iterator[str]:
+    """A second download process with the same settings (another pod of the same Deployment);
+    yields its base URL."""
+    first = running.services["download"]
+    replica = ServiceProcess("download", free_port(), first.env, log_path=running.log_dir / "download-2.log")
+    replica.start()
+    try:
+        wait_ready([replica], timeout=60)
+        yield replica.base_url
+    finally:
+        replica.stop()
+
+
 def measure_warm(running: RunningStack, cold: Cold, options: Options) -> dict[str, loadgen.Result]:
+    """``ours``: one download process; ``ours_2``: two replicas, the connections split evenly."""
     direct = running.s3.generate_presigned_url(
         "get_object", Params={"Bucket": running.bucket, "Key": cold.variant_key}, ExpiresIn=3600
     )
     etag = httpx.get(cold.variant_url, timeout=30).headers["etag"]
+    with another_download_replica(running) as second:
+        on_second = cold.variant_url.replace(running.download_url, second, 1)
+        both = loadgen.repeat([cold.variant_url, on_second], concurrency=options.concurrency, seconds=options.seconds)
     return {
         "ours": loadgen.repeat(cold.variant_url, concurrency=options.concurrency, seconds=options.seconds),
+        "ours_2": both,
         "s3": loadgen.repeat(direct, concurrency=options.concurrency, seconds=options.seconds),
         "304": loadgen.repeat(
             cold.variant_url,
@@ -185,12 +206,19 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             ),
             "",
             f"Warm ({colds[0].picture.label} variant, {options.concurrency} connections, "
-            f"{options.seconds:.0f} s each, {tool}):",
+            f"{options.seconds:.0f} s each, {tool}"
+            + (f" with {loadgen.WRK_THREADS} threads" if tool == "wrk" else "")
+            + "):",
             "",
             table(
                 ["warm", "req/s", "errors"],
                 [
                     ["through the download service (`?width=`)", f"{warm['ours'].rate:.0f}", str(warm["ours"].errors)],
+                    [
+                        "the same through 2 download replicas (connections split evenly)",
+                        f"{warm['ours_2'].rate:.0f}",
+                        str(warm["ours_2"].errors),
+                    ],
                     ["direct S3 GET (pre-signed) of the same object", f"{warm['s3'].rate:.0f}", str(warm["s3"].errors)],
                     ["`If-None-Match` -> 304 through the download service", f"{warm['304'].rate:.0f}", ""],
                 ],
