@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image
@@ -42,7 +43,9 @@ class Cold:
     psnr: float
     variant_url: str
     variant_key: str
-    cpu_ms: dict[str, float]  # CPU per request of each of our processes (not SeaweedFS, not RabbitMQ)
+    cpu_ms: dict[str, float]  # CPU per request of each of our processes, and of "seaweedfs" and "rabbitmq"
+    machine_ms: float  # CPU per request of the whole machine (all processes, the load generator too)
+    machine_busy: float  # share of the machine's CPU time that was busy during the run
 
 
 @contextmanager
@@ -93,10 +96,15 @@ def measure_cold(running: RunningStack, picture: Picture, options: Options) -> C
     stages_before = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
     rpc_before = _metric_sums(download_metrics, "download_resize_rpc_seconds")
     urls = [f"{running.download_url}/files/{key}?width={picture.target}" for key in keys]
-    pids = {name: svc.proc.pid for name, svc in running.services.items() if svc.proc is not None}
-    cpu_before = {name: cpu.seconds([pid]) for name, pid in pids.items()}
+    pids = {name: [svc.proc.pid] for name, svc in running.services.items() if svc.proc is not None}
+    pids["seaweedfs"] = cpu.pids_matching("weed", f"-s3.port={urlsplit(running.s3.meta.endpoint_url).port}")
+    pids["rabbitmq"] = cpu.pids_matching("beam.smp", "rabbit")  # the broker's VM (shared, if others use it)
+    cpu_before = {name: cpu.seconds(group) for name, group in pids.items()}
+    machine_before = cpu.machine()
     result = loadgen.each_once(urls, concurrency=options.concurrency)
-    cpu_ms = {name: (cpu.seconds([pid]) - cpu_before[name]) / len(urls) * 1000 for name, pid in pids.items()}
+    machine_spent, machine_busy = cpu.busy_since(machine_before)
+    cpu_ms = {name: (cpu.seconds(group) - cpu_before[name]) / len(urls) * 1000 for name, group in pids.items()}
+    machine_ms = machine_spent / len(urls) * 1000
     stages_after = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
     rpc_after = _metric_sums(download_metrics, "download_resize_rpc_seconds")
     stages = {stage: _mean_ms(stages_before, stages_after, stage) for stage in STAGES}
@@ -108,7 +116,7 @@ def measure_cold(running: RunningStack, picture: Picture, options: Options) -> C
     quality = psnr(reference, decode(variant.content))
     variant_key = f"variants/{keys[0]}/w{picture.target}.jpg"
     rpc_ms = _mean_ms(rpc_before, rpc_after, "")
-    return Cold(picture, result, stages, rpc_ms, quality, urls[0], variant_key, cpu_ms)
+    return Cold(picture, result, stages, rpc_ms, quality, urls[0], variant_key, cpu_ms, machine_ms, machine_busy)
 
 
 @contextmanager
@@ -164,6 +172,8 @@ def cold_rows(colds: list[Cold]) -> list[list[str]]:
                 f"{statistics.fmean(r.latencies_ms) - cold.rpc_ms:.1f}",
                 f"{cold.psnr:.2f}",
                 " + ".join(f"{cold.cpu_ms.get(n, float('nan')):.0f}" for n in ("download", "resize", "bridge")),
+                " + ".join(f"{cold.cpu_ms.get(n, float('nan')):.0f}" for n in ("seaweedfs", "rabbitmq")),
+                f"{cold.machine_ms:.0f} ({cold.machine_busy:.0%} busy)",
                 str(r.errors),
             ]
         )
@@ -188,7 +198,8 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             "worker's `resize_stage_seconds` histogram (queue = from the download service's send to the "
             "worker taking it), broker/other = resize round trip seen by the download service minus those "
             "stages, download = client latency minus the round trip (HEADs, reading the variant back, "
-            "streaming, HTTP).",
+            "streaming, HTTP). CPU per request from /proc: our processes, then SeaweedFS and RabbitMQ, then "
+            "the whole machine (the load generator included) with the share of its 2 cores that was busy.",
             "",
             table(
                 [
@@ -200,6 +211,8 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
                     "download ms",
                     "PSNR dB",
                     "CPU ms/req: download + resize + bridge",
+                    "SeaweedFS + RabbitMQ",
+                    "whole machine",
                     "errors",
                 ],
                 cold_rows(colds),
