@@ -13,11 +13,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from services.download.access_log import AccessLog
 from services.download.broker_link import BrokerLink
 from services.download.cache import ObjectCache
 from services.download.endpoint import FilesEndpoint
 from services.download.metrics import Metrics
-from services.download.middleware import AccessLog
 from services.download.objects import CachedObjects
 from services.download.resizer import ResizeCoordinator
 from services.download.resolver import VariantResolver
