@@ -1,18 +1,56 @@
-"""Running a service until SIGTERM: the common loop of every entry point."""
+"""Running a service until SIGTERM: the one sequence of every entry point.
+
+``python -m services.<name>`` calls ``serve``: read the typed settings (a bad value is a clean exit
+message, not a traceback), configure logging, log a start line, build the service, and run it until
+SIGTERM or SIGINT. An HTTP service is an ASGI app served by uvicorn; a worker is a ``WorkerProcess``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import uvicorn
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 from starlette.types import ASGIApp
 
 from shared.health import SidePortServer
-from shared.logging import get_logger
+from shared.logging import configure_logging, get_logger
+from shared.settings import ServiceSettings
+from shared.worker import WorkerProcess
 
 log = get_logger(__name__)
+
+
+S = TypeVar("S", bound=ServiceSettings)
+T = TypeVar("T", bound=BaseSettings)
+
+
+def load_settings(name: str, settings_class: type[T]) -> T:
+    """The service's settings from the environment; exits with one readable line if they are invalid."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'settings'}: {error['msg']}" for error in exc.errors()
+        )
+        sys.exit(f"{name}: refusing to start: {problems}")
+
+
+def serve(name: str, settings_class: type[S], build: Callable[[S], ASGIApp | WorkerProcess]) -> None:
+    """Settings, logging, build, run until SIGTERM: the whole of every ``__main__``."""
+    settings = load_settings(name, settings_class)
+    configure_logging(name, settings.log_level, settings.log_format)
+    log.info("starting", service=name, bucket=settings.s3_bucket, host=settings.host, port=settings.port)
+    built = build(settings)
+    if isinstance(built, WorkerProcess):
+        asyncio.run(run_until_signalled(built.start, built.stop))
+    else:
+        run_http(built, host=settings.host, port=settings.port)
 
 
 def run_http(app: ASGIApp, *, host: str, port: int, graceful_timeout: int = 25) -> None:

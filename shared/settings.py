@@ -60,6 +60,10 @@ class HttpSettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
 
 
+class ServiceSettings(CommonSettings, HttpSettings):
+    """The base of every service's settings class (``services/<name>/settings.py``)."""
+
+
 class WidthsMixin(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 

@@ -11,15 +11,14 @@ import boto3
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from services.bridge.checkpoint import CheckpointFile
+from services.bridge.meta_source import MetaTailSource, TailConfig
+from services.bridge.metrics import Metrics
+from services.bridge.publisher import BrokerPublisher
+from services.bridge.settings import SOURCE_SQS, SOURCE_WEBHOOK, BridgeSettings
+from services.bridge.sqs_source import SqsClient, SqsConfig, SqsSource
+from services.bridge.webhook import WebhookReceiver
 from shared.health import Check, health_routes
-
-from .checkpoint import CheckpointFile
-from .meta_source import MetaTailSource, TailConfig
-from .metrics import Metrics
-from .publisher import BrokerPublisher
-from .settings import SOURCE_SQS, SOURCE_WEBHOOK, BridgeSettings
-from .sqs_source import SqsClient, SqsConfig, SqsSource
-from .webhook import WebhookReceiver
 
 
 class Source(Protocol):
@@ -34,7 +33,7 @@ class _NoLifecycle:
         return None
 
 
-def create_app(settings: BridgeSettings, metrics: Metrics | None = None, *, sqs: SqsClient | None = None) -> Starlette:
+def build(settings: BridgeSettings, *, metrics: Metrics | None = None, sqs: SqsClient | None = None) -> Starlette:
     """The bridge; ``sqs`` replaces the boto3 SQS client made from the settings (tests)."""
     metrics = metrics or Metrics()
     publisher = BrokerPublisher(

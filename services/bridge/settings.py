@@ -9,14 +9,14 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import CommonSettings, HttpSettings
+from shared.settings import ServiceSettings
 
 SOURCE_SEAWEEDFS_META = "seaweedfs-meta"
 SOURCE_WEBHOOK = "webhook"
 SOURCE_SQS = "sqs"
 
 
-class BridgeSettings(CommonSettings, HttpSettings):
+class BridgeSettings(ServiceSettings):
     port: int = Field(default=8004, ge=0, le=65535)
 
     # Where notifications come from: the filer's metadata log (replayable), HTTP webhooks, or an

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import CommonSettings, HttpSettings
+from shared.settings import ServiceSettings
 
 
-class CleanupSettings(CommonSettings, HttpSettings):
+class CleanupSettings(ServiceSettings):
     port: int = Field(default=8003, ge=0, le=65535)  # the side port: /healthz, /readyz, /metrics
     sweep_interval: float = Field(default=600.0, ge=0)  # seconds between sweeps; 0 = no sweep
     sweep_grace: float = Field(default=60.0, ge=0)  # variants younger than this are left alone

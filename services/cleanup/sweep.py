@@ -18,7 +18,7 @@ from shared.keys import VARIANTS_PREFIX, is_file_id, variant_prefix
 from shared.logging import get_logger
 from shared.s3 import ObjectInfo, ObjectStore
 
-from .metrics import Metrics
+from services.cleanup.metrics import Metrics
 
 log = get_logger(__name__)
 
@@ -64,6 +64,16 @@ class Sweeper:
         self._grace = timedelta(seconds=grace_seconds)
         self._metrics = metrics
         self._clock = clock
+
+    async def run_counted(self) -> None:
+        """One scheduled sweep, counted by result in ``cleanup_sweeps_total`` (a failure is raised
+        on, for the periodic task to log)."""
+        try:
+            await self.run_once()
+        except Exception:
+            self._metrics.sweeps.labels(result="failed").inc()
+            raise
+        self._metrics.sweeps.labels(result="ok").inc()
 
     async def run_once(self) -> SweepResult:
         started = time.monotonic()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from services.download.app import SERVICE_NAME, build_app
-from services.download.settings import Settings
-from shared.logging import configure_logging
-from shared.runtime import run_http
+from services.download.app import build
+from services.download.settings import DownloadSettings
+from shared.runtime import serve
 
 
 def main() -> None:
-    settings = Settings()
-    configure_logging(SERVICE_NAME, settings.log_level, settings.log_format)
-    run_http(build_app(settings), host=settings.host, port=settings.port)
+    serve("download", DownloadSettings, build)
 
 
 if __name__ == "__main__":

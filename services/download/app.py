@@ -22,7 +22,7 @@ from services.download.objects import CachedObjects
 from services.download.resizer import ResizeCoordinator
 from services.download.resolver import VariantResolver
 from services.download.responses import FileResponder
-from services.download.settings import Settings
+from services.download.settings import DownloadSettings
 from shared.health import health_routes
 from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
@@ -33,7 +33,7 @@ SERVICE_NAME = "download"
 log = get_logger(__name__)
 
 
-def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Starlette:
+def build(settings: DownloadSettings, *, metrics: Metrics | None = None) -> Starlette:
     metrics = metrics or Metrics()
     store = ObjectStore.from_settings(settings)
     broker = BrokerLink(settings.amqp_url.get_secret_value(), name=SERVICE_NAME)

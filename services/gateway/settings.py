@@ -8,14 +8,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from services.gateway.catalog.config import CatalogConfig
-from shared.settings import DEV_JWT_SECRET, CommonSettings, HttpSettings, parse_str_list
+from shared.settings import DEV_JWT_SECRET, ServiceSettings, parse_str_list
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 
 
 # The catalog's fields (DATABASE_URL, pools, expiry, sniffing) live in CatalogConfig, owned by the
 # catalog engineer; add gateway fields here, catalog fields there.
-class GatewaySettings(CommonSettings, HttpSettings, CatalogConfig):
+class GatewaySettings(ServiceSettings, CatalogConfig):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None

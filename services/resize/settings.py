@@ -7,10 +7,10 @@ import os
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import CommonSettings, HttpSettings
+from shared.settings import ServiceSettings
 
 
-class Settings(CommonSettings, HttpSettings):
+class ResizeSettings(ServiceSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     # The side port serving /healthz, /readyz and /metrics.

@@ -18,15 +18,15 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
-from services.bridge.app import create_app
+from services.bridge.app import build
 from services.bridge.settings import BridgeSettings
-from services.cleanup.__main__ import build as build_cleanup
+from services.cleanup.app import build as build_cleanup
 from services.cleanup.settings import CleanupSettings
-from services.cleanup.worker import CleanupWorker
 from shared.broker import declare_dead_letter_queue, declare_events_exchange
 from shared.events import ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
+from shared.worker import WorkerProcess
 from tests.support.infra import Infra
 from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
@@ -50,7 +50,7 @@ async def start_bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path:
         }
         values.update(overrides)
         settings: BridgeSettings = settings_for(BridgeSettings, **values)
-        bridge = InProcessServer(create_app(settings), port)
+        bridge = InProcessServer(build(settings), port)
         await bridge.start()
         running.append(bridge)
         await wait_ready(bridge.url)
@@ -73,7 +73,7 @@ async def wait_ready(url: str, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-async def cleanup_worker(settings_for: Callable[..., Any]) -> AsyncIterator[CleanupWorker]:
+async def cleanup_worker(settings_for: Callable[..., Any]) -> AsyncIterator[WorkerProcess]:
     settings: CleanupSettings = settings_for(CleanupSettings, port=free_port(), sweep_interval=0)
     worker = build_cleanup(settings)
     await worker.start()
@@ -140,7 +140,7 @@ async def put_original_with_variants(store: ObjectStore, name: str) -> tuple[str
 
 async def test_delete_original_removes_its_variants(
     start_bridge: StartBridge,
-    cleanup_worker: CleanupWorker,
+    cleanup_worker: WorkerProcess,
     events_queue: AbstractQueue,
     store: ObjectStore,
 ) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractQueue
 
-from services.bridge.app import create_app
+from services.bridge.app import build
 from services.bridge.settings import BridgeSettings
 from shared.broker import declare_dead_letter_queue, declare_events_exchange
 from shared.events import ObjectEvent
@@ -60,7 +60,7 @@ async def test_sqs_source(
         bridge_sqs_queue_url=QUEUE_URL,
         bridge_sqs_wait_seconds=1,
     )
-    bridge = InProcessServer(create_app(settings, sqs=sqs), port)
+    bridge = InProcessServer(build(settings, sqs=sqs), port)
     await bridge.start()
     try:
         await wait_ready(bridge.url)

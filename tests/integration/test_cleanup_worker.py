@@ -11,26 +11,26 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
-from services.cleanup.__main__ import build
+from services.cleanup.app import build
 from services.cleanup.metrics import Metrics
 from services.cleanup.settings import CleanupSettings
 from services.cleanup.sweep import Sweeper
-from services.cleanup.worker import CleanupWorker
 from shared.broker import EVENTS_EXCHANGE
 from shared.events import ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
+from shared.worker import WorkerProcess
 from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
-StartWorker = Callable[..., Awaitable[tuple[CleanupWorker, str]]]
+StartWorker = Callable[..., Awaitable[tuple[WorkerProcess, str]]]
 
 
 @pytest.fixture
 async def start_worker(settings_for: Callable[..., Any]) -> AsyncIterator[StartWorker]:
-    workers: list[CleanupWorker] = []
+    workers: list[WorkerProcess] = []
 
-    async def start(**overrides: Any) -> tuple[CleanupWorker, str]:
+    async def start(**overrides: Any) -> tuple[WorkerProcess, str]:
         port = free_port()
         values: dict[str, Any] = {"port": port, "sweep_interval": 0}
         values.update(overrides)

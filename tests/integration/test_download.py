@@ -16,9 +16,9 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from services.download.app import build_app
+from services.download.app import build
 from services.download.content_safety import SVG_POLICY
-from services.download.settings import Settings
+from services.download.settings import DownloadSettings
 from shared.broker import RESIZE_QUEUE, Consumer, Outcome, declare_work_queue, reply
 from shared.keys import new_file_id
 from shared.messages import EXTENSIONS, FORMATS, ResizeReply, ResizeRequest
@@ -38,8 +38,8 @@ async def start_download(
 
     async def start(**overrides: Any) -> httpx.AsyncClient:
         port = free_port()
-        settings: Settings = settings_for(Settings, host="127.0.0.1", port=port, **overrides)
-        server = await serve_app(build_app(settings), port)
+        settings: DownloadSettings = settings_for(DownloadSettings, host="127.0.0.1", port=port, **overrides)
+        server = await serve_app(build(settings), port)
         client = httpx.AsyncClient(base_url=server.url, timeout=30)
         clients.append(client)
         return client

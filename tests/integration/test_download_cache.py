@@ -11,8 +11,8 @@ import aio_pika
 import httpx
 import pytest
 
-from services.download.app import build_app
-from services.download.settings import Settings
+from services.download.app import build
+from services.download.settings import DownloadSettings
 from shared.broker import EventPublisher, declare_events_exchange
 from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import new_file_id
@@ -26,8 +26,8 @@ async def download(
     settings_for: Callable[..., Any], serve_app: Callable[..., Awaitable[InProcessServer]]
 ) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
-    settings = settings_for(Settings, host="127.0.0.1", port=port, resize_timeout=1.0)
-    server = await serve_app(build_app(settings), port)
+    settings = settings_for(DownloadSettings, host="127.0.0.1", port=port, resize_timeout=1.0)
+    server = await serve_app(build(settings), port)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         yield client
 

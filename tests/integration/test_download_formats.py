@@ -14,10 +14,10 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from services.download.app import build_app
-from services.download.settings import Settings as DownloadSettings
-from services.resize.app import ResizeService
-from services.resize.settings import Settings as ResizeSettings
+from services.download.app import build
+from services.download.settings import DownloadSettings
+from services.resize.app import build as build_resize
+from services.resize.settings import ResizeSettings
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
 from tests.support.images import photo
@@ -40,14 +40,14 @@ async def start(
     settings_for: Callable[..., Any], serve_app: Callable[..., Awaitable[InProcessServer]]
 ) -> AsyncIterator[Start]:
     """The download service (settings overridable) and one real resize worker on the same vhost."""
-    worker = ResizeService(settings_for(ResizeSettings, port=free_port(), worker_threads=2))
+    worker = build_resize(settings_for(ResizeSettings, port=free_port(), worker_threads=2))
     await worker.start()
     clients: list[httpx.AsyncClient] = []
 
     async def start_download(**overrides: Any) -> httpx.AsyncClient:
         port = free_port()
         settings = settings_for(DownloadSettings, host="127.0.0.1", port=port, resize_timeout=30, **overrides)
-        server = await serve_app(build_app(settings), port)
+        server = await serve_app(build(settings), port)
         client = httpx.AsyncClient(base_url=server.url, timeout=60)
         clients.append(client)
         return client

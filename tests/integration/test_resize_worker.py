@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -14,12 +15,14 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from PIL import Image
 
-from services.resize.app import ResizeService
-from services.resize.settings import Settings
+from services.resize.app import build
+from services.resize.metrics import Metrics
+from services.resize.settings import ResizeSettings
 from shared.broker import RESIZE_QUEUE, RpcClient
 from shared.keys import new_file_id
 from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore, make_client
+from shared.worker import WorkerProcess
 from tests.support.images import jpeg_bytes, photo
 from tests.support.ports import free_port
 
@@ -27,15 +30,28 @@ RPC_TIMEOUT = 30.0
 DEAD_QUEUE = f"{RESIZE_QUEUE}.dead"
 
 
-async def start_worker(settings: Settings) -> ResizeService:
-    service = ResizeService(settings)
-    await service.start()
-    return service
+@dataclass
+class RunningWorker:
+    """A started resize worker process, with the metrics and side port it was built with."""
+
+    process: WorkerProcess
+    metrics: Metrics
+    side_port: int
+
+    async def stop(self) -> None:
+        await self.process.stop()
+
+
+async def start_worker(settings: ResizeSettings) -> RunningWorker:
+    metrics = Metrics()
+    process = build(settings, metrics=metrics)
+    await process.start()
+    return RunningWorker(process, metrics, settings.port)
 
 
 @pytest.fixture
-async def worker(settings_for: Callable[..., Any]) -> AsyncIterator[ResizeService]:
-    service = await start_worker(settings_for(Settings, port=free_port(), worker_threads=2))
+async def worker(settings_for: Callable[..., Any]) -> AsyncIterator[RunningWorker]:
+    service = await start_worker(settings_for(ResizeSettings, port=free_port(), worker_threads=2))
     try:
         yield service
     finally:
@@ -85,7 +101,7 @@ async def dead_letters(connection: AbstractRobustConnection, timeout: float = 15
 
 
 async def test_resizes_a_jpeg_and_stores_the_variant(
-    worker: ResizeService, rpc: RpcClient, store: ObjectStore, settings_for: Callable[..., Any]
+    worker: RunningWorker, rpc: RpcClient, store: ObjectStore, settings_for: Callable[..., Any]
 ) -> None:
     key = await put_jpeg(store, 1200, 800)
 
@@ -99,12 +115,12 @@ async def test_resizes_a_jpeg_and_stores_the_variant(
     assert info.content_type == "image/jpeg"
     with Image.open(io.BytesIO(data)) as variant:
         assert (variant.format, variant.size) == ("JPEG", (300, 200))
-    head = make_client(settings_for(Settings)).head_object(Bucket=store.bucket, Key=reply.variant_key)
+    head = make_client(settings_for(ResizeSettings)).head_object(Bucket=store.bucket, Key=reply.variant_key)
     assert head["CacheControl"] == "public, max-age=31536000, immutable"
 
 
 async def test_a_second_request_reuses_the_stored_variant(
-    worker: ResizeService, rpc: RpcClient, store: ObjectStore
+    worker: RunningWorker, rpc: RpcClient, store: ObjectStore
 ) -> None:
     key = await put_jpeg(store)
     first = await ask(rpc, key, 500)
@@ -121,7 +137,7 @@ async def test_a_second_request_reuses_the_stored_variant(
     assert worker.metrics.count("cached") == 1
 
 
-async def test_png_keeps_alpha_and_webp_is_made(worker: ResizeService, rpc: RpcClient, store: ObjectStore) -> None:
+async def test_png_keeps_alpha_and_webp_is_made(worker: RunningWorker, rpc: RpcClient, store: ObjectStore) -> None:
     key = f"{new_file_id()}/logo.png"
     buffer = io.BytesIO()
     photo(640, 480, mode="RGBA").save(buffer, "PNG")
@@ -139,7 +155,7 @@ async def test_png_keeps_alpha_and_webp_is_made(worker: ResizeService, rpc: RpcC
 
 
 async def test_refusals_are_answered_and_the_worker_keeps_serving(
-    worker: ResizeService, rpc: RpcClient, store: ObjectStore
+    worker: RunningWorker, rpc: RpcClient, store: ObjectStore
 ) -> None:
     text_key = f"{new_file_id()}/notes.jpg"
     await store.put_bytes(text_key, b"these are not pixels" * 100, content_type="image/jpeg")
@@ -159,7 +175,7 @@ async def test_refusals_are_answered_and_the_worker_keeps_serving(
 
 async def test_limits_are_refusals(settings_for: Callable[..., Any], rpc: RpcClient, store: ObjectStore) -> None:
     service = await start_worker(
-        settings_for(Settings, port=free_port(), max_pixels=500 * 500, max_source_bytes=200_000)
+        settings_for(ResizeSettings, port=free_port(), max_pixels=500 * 500, max_source_bytes=200_000)
     )
     try:
         many_pixels = await put_jpeg(store, 600, 600)
@@ -175,7 +191,7 @@ async def test_limits_are_refusals(settings_for: Callable[..., Any], rpc: RpcCli
 
 
 async def test_malformed_request_is_answered_and_dead_lettered(
-    worker: ResizeService, rpc: RpcClient, connection: AbstractRobustConnection, store: ObjectStore
+    worker: RunningWorker, rpc: RpcClient, connection: AbstractRobustConnection, store: ObjectStore
 ) -> None:
     body = await rpc.call(RESIZE_QUEUE, b'{"key": 42, "width": "wide"}', timeout=RPC_TIMEOUT)
     channel = await connection.channel()
@@ -198,7 +214,7 @@ async def test_malformed_request_is_answered_and_dead_lettered(
 async def test_slow_resize_answers_timeout_then_stores_the_variant(
     settings_for: Callable[..., Any], rpc: RpcClient, store: ObjectStore
 ) -> None:
-    service = await start_worker(settings_for(Settings, port=free_port(), job_timeout=0.001))
+    service = await start_worker(settings_for(ResizeSettings, port=free_port(), job_timeout=0.001))
     try:
         key = f"{new_file_id()}/large.png"
         buffer = io.BytesIO()
@@ -224,7 +240,7 @@ async def test_unreachable_store_is_retried_then_answered_and_dead_lettered(
 ) -> None:
     port = free_port()
     settings = settings_for(
-        Settings,
+        ResizeSettings,
         port=port,
         s3_endpoint_url=f"http://127.0.0.1:{free_port()}",
         retry_delay_initial=0.05,  # the backoff itself is tested in test_broker.py
@@ -247,7 +263,7 @@ async def test_unreachable_store_is_retried_then_answered_and_dead_lettered(
         await service.stop()
 
 
-async def test_side_port_health_and_metrics(worker: ResizeService, rpc: RpcClient, store: ObjectStore) -> None:
+async def test_side_port_health_and_metrics(worker: RunningWorker, rpc: RpcClient, store: ObjectStore) -> None:
     assert (await ask(rpc, await put_jpeg(store), 100)).status == "ok"
     port = worker.side_port
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.resize.settings import Settings
+from services.resize.settings import ResizeSettings
 from services.resize.worker import Limits, is_last_attempt
 from shared.broker import DELIVERY_LIMIT
 
@@ -34,7 +34,7 @@ def test_quality_per_format() -> None:
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PORT", "MAX_PIXELS", "MAX_SOURCE_BYTES", "JPEG_QUALITY", "WORKER_THREADS", "JOB_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings()
+    settings = ResizeSettings()
     assert settings.port == 8002
     assert settings.max_pixels == 50_000_000
     assert settings.max_source_bytes == 100 * 1024 * 1024
@@ -48,7 +48,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAX_PIXELS", "1000")
     monkeypatch.setenv("WORKER_THREADS", "3")
     monkeypatch.setenv("JOB_TIMEOUT", "2.5")
-    settings = Settings()
+    settings = ResizeSettings()
     assert (settings.port, settings.max_pixels, settings.pool_size(), settings.job_timeout) == (
         9102,
         1000,
@@ -61,7 +61,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_refuse_nonsense(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError):
-        Settings()
+        ResizeSettings()
 
 
 def test_each_output_format_has_its_own_quality() -> None:
