@@ -37,8 +37,9 @@ from pydantic import SecretStr
 from bench.common import Options, table, verdict
 from devstack.seaweed import s3_client
 from devstack.services import ServiceProcess, wait_ready
+from services.gateway.app import default_preferences
 from services.gateway.catalog.model import ListFilter, ListRequest
-from services.gateway.catalog.runtime import create_pool, default_settings
+from services.gateway.catalog.service import create_pool
 from services.gateway.catalog.store import PgCatalog
 from services.gateway.settings import GatewaySettings
 from tests.support.database import Database, provide_database
@@ -99,7 +100,7 @@ def list_filter(variables: dict[str, Any]) -> ListFilter:
 async def time_catalog(settings: GatewaySettings, requests: int) -> dict[str, Any]:
     """The same shapes against the catalog alone (in-process, through the gateway's pool)."""
     pool = await create_pool(settings)
-    catalog = PgCatalog(pool, default_settings(settings), count_limit=settings.list_count_limit)
+    catalog = PgCatalog(pool, default_preferences(settings), count_limit=settings.list_count_limit)
     out: dict[str, Any] = {}
     try:
         for label, variables in SHAPES.items():

@@ -23,7 +23,7 @@ from devstack.ports import port_open
 from devstack.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS, SeaweedPorts, ensure_bucket, ensure_bucket_with
 from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
 from services.gateway.catalog.config import DEFAULT_DATABASE_URL
-from services.gateway.migrate import migrate
+from services.gateway.catalog.migrate import migrate
 
 DATA_DIR = Path(".data")
 DATABASE_URL = DEFAULT_DATABASE_URL

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
-from pydantic import ValidationError
-
-from services.gateway.app import build_app
+from services.gateway.app import build
 from services.gateway.settings import GatewaySettings
-from shared.logging import configure_logging
-from shared.runtime import run_http
+from shared.runtime import serve
 
 
 def main() -> None:
-    try:
-        settings = GatewaySettings()
-    except ValidationError as exc:
-        problems = "; ".join(str(error["msg"]) for error in exc.errors())
-        sys.exit(f"gateway: refusing to start: {problems}")
-    configure_logging("gateway", settings.log_level, settings.log_format)
-    run_http(build_app(settings), host=settings.host, port=settings.port)
+    serve("gateway", GatewaySettings, build)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
-"""The gateway's ASGI app: /graphql, /healthz, /readyz, /metrics.
+"""Builds the gateway's ASGI app from its settings: /graphql, /healthz, /readyz, /metrics.
 
-The lifespan owns the object store and the catalog (its connection pool and event consumer, opened
-by ``catalog.runtime.open_catalog``); requests get them through ``RequestContext``.
+Every part is made here and handed to what uses it: the object store, the catalog (its pool, its
+consumer of ``catalog.events`` and the periodic expiry, in ``CatalogService``), and the services the
+resolvers call. The lifespan starts the catalog and, on the way out, stops it and closes the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,128 +16,113 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from services.gateway.auth import Principal, TokenVerifier
-from services.gateway.catalog import runtime
-from services.gateway.catalog.model import Catalog
+from services.gateway.catalog.events import CatalogEvents
+from services.gateway.catalog.expiry import Expiry
+from services.gateway.catalog.model import Preferences
+from services.gateway.catalog.service import CatalogService, create_pool
+from services.gateway.catalog.store import PgCatalog
 from services.gateway.context import RequestContext
 from services.gateway.endpoint import GraphQLEndpoint
-from services.gateway.file_settings import SettingsCache
-from services.gateway.files import FileService
+from services.gateway.files import FileService, src_prefix
 from services.gateway.metrics import Metrics
+from services.gateway.preferences import PreferencesCache
 from services.gateway.query_limits import QueryLimits, limits_rule
 from services.gateway.schema import build_schema
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_service import UploadService
-from shared.errors import Unavailable
+from shared.broker import RetryPolicy, declare_catalog_queue
 from shared.health import health_routes
 from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
+from shared.worker import Periodic, QueueWorker, fixed
 
-StoreFactory = Callable[[], ObjectStore]
-
-
-class OpenedCatalog(Protocol):
-    """What ``catalog.runtime.open_catalog`` yields: the store, and a readiness check (database
-    and event consumer)."""
-
-    @property
-    def catalog(self) -> Catalog: ...
-
-    async def ping(self) -> None: ...
+log = get_logger(__name__)
 
 
-CatalogOpener = Callable[[GatewaySettings, ObjectStore], AbstractAsyncContextManager[OpenedCatalog]]
+def default_preferences(settings: GatewaySettings) -> Preferences:
+    """What ``getSettings`` answers until ``updateSettings`` changes it."""
+    return Preferences(
+        upload_min_file_size=settings.upload_min_size,
+        upload_max_file_size=settings.upload_max_size,
+        src_prefix=src_prefix(settings.download_base_url),
+        allowed_types=tuple(settings.allowed_types),
+    )
 
 
-@dataclass(frozen=True)
-class Components:
-    store: ObjectStore
-    opened: OpenedCatalog
-    catalog: Catalog
-    files: FileService
-    uploads: UploadService
-    settings: SettingsCache
+def build_catalog(settings: GatewaySettings, store: ObjectStore) -> CatalogService:
+    pool = create_pool(settings)
+    catalog = PgCatalog(
+        pool,
+        default_preferences(settings),
+        timeout=settings.database_timeout,
+        count_limit=settings.list_count_limit,
+    )
+    events = CatalogEvents(catalog, store, sniff_bytes=settings.sniff_bytes)
+    expiry = Expiry(
+        catalog,
+        events,
+        pending_max_age=settings.presign_expires + settings.pending_expiry_margin,
+        rejected_retention=settings.rejected_retention,
+        deleted_key_retention=settings.deleted_key_retention,
+    )
+    worker = QueueWorker(
+        name="gateway-catalog",
+        amqp_url=settings.amqp_url.get_secret_value(),
+        declare=declare_catalog_queue,
+        handler=fixed(events),
+        prefetch=settings.amqp_prefetch,
+        retry=RetryPolicy(settings.retry_delay_initial, settings.retry_delay_max),
+        periodic=[Periodic("catalog-expiry", settings.expiry_interval, expiry.run_scheduled)],
+    )
+    migrate_url = settings.database_url.get_secret_value() if settings.database_migrate_on_start else None
+    return CatalogService(
+        pool=pool, catalog=catalog, events=events, expiry=expiry, worker=worker, migrate_url=migrate_url
+    )
 
 
-class Lifecycle:
-    """Holds the store, the catalog and the services over them between start and stop."""
+def build(settings: GatewaySettings) -> Starlette:
+    metrics = Metrics()
+    store = ObjectStore.from_settings(settings)
+    catalog = build_catalog(settings, store)
+    files = FileService(catalog.catalog, store)
+    preferences = PreferencesCache(catalog.catalog, ttl=settings.settings_cache_ttl)
+    uploads = UploadService(
+        catalog.catalog,
+        store,
+        files,
+        preferences,
+        presign_expires=settings.presign_expires,
+        multipart_expires=settings.multipart_expires,
+    )
 
-    def __init__(self, settings: GatewaySettings, store_factory: StoreFactory, open_catalog: CatalogOpener) -> None:
-        self._settings = settings
-        self._store_factory = store_factory
-        self._open_catalog = open_catalog
-        self._components: Components | None = None
-
-    @property
-    def components(self) -> Components:
-        if self._components is None:
-            raise Unavailable("The gateway is not started.")
-        return self._components
-
-    async def ping_store(self) -> None:
-        await self.components.store.ping()
-
-    async def ping_catalog(self) -> None:
-        await self.components.opened.ping()
+    def context(principal: Principal, correlation_id: str) -> RequestContext:
+        return RequestContext(
+            principal=principal,
+            catalog=catalog.catalog,
+            files=files,
+            uploads=uploads,
+            preferences=preferences,
+            metrics=metrics,
+            correlation_id=correlation_id,
+        )
 
     @asynccontextmanager
-    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        log = get_logger(__name__)
-        settings = self._settings
-        store = self._store_factory()
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         try:
             try:
                 await store.ping()
             except Exception as exc:  # noqa: BLE001 - start anyway; /readyz reports it
                 log.warning("object store not reachable at start", error=f"{type(exc).__name__}: {exc}")
-            async with self._open_catalog(settings, store) as opened:
-                catalog = opened.catalog
-                files = FileService(catalog, store)
-                cache = SettingsCache(catalog, ttl=settings.settings_cache_ttl)
-                uploads = UploadService(
-                    catalog,
-                    store,
-                    files,
-                    cache,
-                    presign_expires=settings.presign_expires,
-                    multipart_expires=settings.multipart_expires,
-                )
-                self._components = Components(store, opened, catalog, files, uploads, cache)
+            try:
+                await catalog.start()
                 log.info("gateway started", bucket=store.bucket)
-                try:
-                    yield
-                finally:
-                    self._components = None
+                yield
+            finally:
+                await catalog.stop()
         finally:
             store.close()
             log.info("gateway stopped")
-
-
-def build_app(
-    settings: GatewaySettings,
-    *,
-    store_factory: StoreFactory | None = None,
-    verifier: TokenVerifier | None = None,
-    open_catalog: CatalogOpener | None = None,
-) -> Starlette:
-    metrics = Metrics()
-    lifecycle = Lifecycle(
-        settings,
-        store_factory or (lambda: ObjectStore.from_settings(settings)),
-        open_catalog or runtime.open_catalog,
-    )
-
-    def context(principal: Principal, correlation_id: str) -> RequestContext:
-        parts = lifecycle.components
-        return RequestContext(
-            principal=principal,
-            catalog=parts.catalog,
-            files=parts.files,
-            uploads=parts.uploads,
-            settings=parts.settings,
-            metrics=metrics,
-            correlation_id=correlation_id,
-        )
 
     limits = QueryLimits(
         max_depth=settings.max_query_depth,
@@ -147,7 +131,7 @@ def build_app(
     )
     endpoint = GraphQLEndpoint(
         build_schema(),
-        verifier or TokenVerifier.from_settings(settings),
+        TokenVerifier.from_settings(settings),
         metrics,
         context,
         max_body_bytes=settings.max_body_bytes,
@@ -156,7 +140,7 @@ def build_app(
     )
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
-        *health_routes({"s3": lifecycle.ping_store, "catalog": lifecycle.ping_catalog}, metrics.registry),
+        *health_routes({"s3": store.ping, "catalog": catalog.ping}, metrics.registry),
     ]
     middleware = [
         Middleware(CorrelationIdMiddleware),
@@ -169,4 +153,4 @@ def build_app(
             max_age=600,
         ),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifecycle.lifespan)
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

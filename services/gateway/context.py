@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from services.gateway.auth import Principal
 from services.gateway.catalog.model import Catalog
-from services.gateway.file_settings import SettingsCache
 from services.gateway.files import FileService
 from services.gateway.metrics import Metrics
+from services.gateway.preferences import PreferencesCache
 from services.gateway.upload_service import UploadService
 
 
@@ -18,6 +18,6 @@ class RequestContext:
     catalog: Catalog
     files: FileService
     uploads: UploadService
-    settings: SettingsCache
+    preferences: PreferencesCache
     metrics: Metrics
     correlation_id: str

@@ -1,7 +1,10 @@
-"""The File Manager settings (getSettings / updateSettings): validation, shape, and a short cache.
+"""The File Manager's preferences (GraphQL ``getSettings`` / ``updateSettings``): validation, shape,
+and a short cache. Named apart from the services' settings, which are environment configuration
+read once at start; these are data an administrator edits at run time (the database table is
+still called ``settings``, as is the GraphQL API).
 
-The settings live in the catalog (so that every replica agrees); pre-sign checks use them. Reads
-go through ``SettingsCache``, which keeps them for ``ttl`` seconds: an update made on this replica
+The preferences live in the catalog (so that every replica agrees); pre-sign checks use them. Reads
+go through ``PreferencesCache``, which keeps them for ``ttl`` seconds: an update made on this replica
 is seen at once, one made on another replica within ``ttl``.
 """
 
@@ -13,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from services.gateway.catalog.model import Catalog, CatalogSettings, SettingsChanges
+from services.gateway.catalog.model import Catalog, PreferenceChanges, Preferences
 from services.gateway.listing import type_patterns
 from services.gateway.uploads import UploadPolicy
 from shared.errors import ValidationFailed
@@ -23,24 +26,24 @@ MAX_ALLOWED_TYPES = 100
 MAX_SRC_PREFIX_LENGTH = 500
 
 
-def settings_to_graphql(settings: CatalogSettings) -> dict[str, Any]:
+def preferences_to_graphql(preferences: Preferences) -> dict[str, Any]:
     return {
-        "uploadMinFileSize": settings.upload_min_file_size,
-        "uploadMaxFileSize": settings.upload_max_file_size,
-        "srcPrefix": settings.src_prefix,
-        "allowedTypes": list(settings.allowed_types),
+        "uploadMinFileSize": preferences.upload_min_file_size,
+        "uploadMaxFileSize": preferences.upload_max_file_size,
+        "srcPrefix": preferences.src_prefix,
+        "allowedTypes": list(preferences.allowed_types),
     }
 
 
-def upload_policy(settings: CatalogSettings) -> UploadPolicy:
+def upload_policy(preferences: Preferences) -> UploadPolicy:
     return UploadPolicy(
-        min_size=settings.upload_min_file_size,
-        max_size=settings.upload_max_file_size,
-        allowed_types=settings.allowed_types,
+        min_size=preferences.upload_min_file_size,
+        max_size=preferences.upload_max_file_size,
+        allowed_types=preferences.allowed_types,
     )
 
 
-def settings_changes(raw: Mapping[str, Any] | None, current: CatalogSettings) -> SettingsChanges:
+def preference_changes(raw: Mapping[str, Any] | None, current: Preferences) -> PreferenceChanges:
     """Check updateSettings' input against itself and the current values; ValidationFailed lists
     every field that is wrong (``invalidFields``)."""
     raw = raw or {}
@@ -79,7 +82,7 @@ def settings_changes(raw: Mapping[str, Any] | None, current: CatalogSettings) ->
                 )
     if problems:
         raise ValidationFailed(" ".join(p["message"] for p in problems.values()), data={"invalidFields": problems})
-    return SettingsChanges(
+    return PreferenceChanges(
         upload_min_file_size=low,
         upload_max_file_size=high,
         src_prefix=prefix,
@@ -87,28 +90,28 @@ def settings_changes(raw: Mapping[str, Any] | None, current: CatalogSettings) ->
     )
 
 
-class SettingsCache:
+class PreferencesCache:
     def __init__(self, catalog: Catalog, *, ttl: float = 2.0) -> None:
         self._catalog = catalog
         self._ttl = ttl
-        self._value: CatalogSettings | None = None
+        self._value: Preferences | None = None
         self._read_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def get(self) -> CatalogSettings:
+    async def get(self) -> Preferences:
         if self._value is not None and time.monotonic() - self._read_at < self._ttl:
             return self._value
         async with self._lock:
             if self._value is None or time.monotonic() - self._read_at >= self._ttl:
-                self._value = await self._catalog.get_settings()
+                self._value = await self._catalog.get_preferences()
                 self._read_at = time.monotonic()
             return self._value
 
-    async def update(self, raw: Mapping[str, Any] | None) -> CatalogSettings:
-        current = await self._catalog.get_settings()
-        changes = settings_changes(raw, current)
+    async def update(self, raw: Mapping[str, Any] | None) -> Preferences:
+        current = await self._catalog.get_preferences()
+        changes = preference_changes(raw, current)
         async with self._lock:
-            self._value = await self._catalog.update_settings(changes)
+            self._value = await self._catalog.update_preferences(changes)
             self._read_at = time.monotonic()
             return self._value
 

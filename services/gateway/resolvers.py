@@ -13,9 +13,9 @@ from ariadne import MutationType, ObjectType, QueryType, SchemaBindable
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from services.gateway.context import RequestContext
-from services.gateway.file_settings import settings_to_graphql
 from services.gateway.files import record_to_graphql
 from services.gateway.permissions import Action, access, require_any_file_scope, require_settings
+from services.gateway.preferences import preferences_to_graphql
 from services.gateway.upload_service import Uploader
 from shared.errors import ServiceError
 from shared.logging import get_logger
@@ -55,7 +55,7 @@ def _uploader(ctx: RequestContext) -> Uploader:
 
 
 async def _src_prefix(ctx: RequestContext) -> str:
-    return (await ctx.settings.get()).src_prefix
+    return (await ctx.preferences.get()).src_prefix
 
 
 # --- queries ----------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ async def list_tags_with_count(_obj: Any, info: Info, **args: Any) -> Payload:
 async def get_settings(_obj: Any, info: Info) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
         require_any_file_scope(ctx.principal)
-        return {"data": settings_to_graphql(await ctx.settings.get())}
+        return {"data": preferences_to_graphql(await ctx.preferences.get())}
 
     return await respond(info, action)
 
@@ -162,7 +162,7 @@ async def delete_file(_obj: Any, info: Info, **args: Any) -> Payload:
 async def update_settings(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
         require_settings(ctx.principal)
-        return {"data": settings_to_graphql(await ctx.settings.update(args.get("data")))}
+        return {"data": preferences_to_graphql(await ctx.preferences.update(args.get("data")))}
 
     return await respond(info, action)
 

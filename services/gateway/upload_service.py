@@ -1,5 +1,5 @@
 """Issuing uploads: pre-signed POST payloads and multipart uploads, each registering a pending
-record in the catalog (``createdBy`` = the caller), checked against the stored settings."""
+record in the catalog (``createdBy`` = the caller), checked against the stored File Manager preferences."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.gateway.catalog.model import Catalog, CatalogSettings, FileRecord, NewFile
-from services.gateway.file_settings import SettingsCache, upload_policy
+from services.gateway.catalog.model import Catalog, FileRecord, NewFile, Preferences
 from services.gateway.files import (
     META_CREATED_BY,
     META_DECLARED_SIZE,
@@ -19,24 +18,29 @@ from services.gateway.files import (
     parse_file_key,
 )
 from services.gateway.permissions import Access
+from services.gateway.preferences import PreferencesCache, upload_policy
 from services.gateway.uploads import UploadRequest, check_part_count, upload_info, upload_payload
 from shared.errors import NotFound, ValidationFailed
 from shared.keys import new_file_id, original_key
 from shared.s3 import ObjectStore
 
 
-def size_problem(size: int, settings: CatalogSettings, declared: str | None) -> dict[str, Any] | None:
+def size_problem(size: int, preferences: Preferences, declared: str | None) -> dict[str, Any] | None:
     """What is wrong with the size of a completed multipart upload (its part URLs cannot pin a
-    size range as a POST policy does): larger than declared, or outside the settings."""
-    limit = settings.upload_max_file_size
+    size range as a POST policy does): larger than declared, or outside the preferences."""
+    limit = preferences.upload_max_file_size
     if declared is not None and declared.isdigit():
         limit = min(limit, int(declared))
     if size > limit:
         message = f"The parts make {size} bytes, more than the {limit} allowed."
         return {"code": "TOO_LARGE", "message": message, "data": {"max": limit, "given": size}}
-    if size < settings.upload_min_file_size:
-        message = f"The parts make {size} bytes, fewer than the {settings.upload_min_file_size} required."
-        return {"code": "TOO_SMALL", "message": message, "data": {"min": settings.upload_min_file_size, "given": size}}
+    if size < preferences.upload_min_file_size:
+        message = f"The parts make {size} bytes, fewer than the {preferences.upload_min_file_size} required."
+        return {
+            "code": "TOO_SMALL",
+            "message": message,
+            "data": {"min": preferences.upload_min_file_size, "given": size},
+        }
     return None
 
 
@@ -54,7 +58,7 @@ class UploadService:
         catalog: Catalog,
         store: ObjectStore,
         files: FileService,
-        settings: SettingsCache,
+        preferences: PreferencesCache,
         *,
         presign_expires: int,
         multipart_expires: int,
@@ -62,16 +66,16 @@ class UploadService:
         self._catalog = catalog
         self._store = store
         self._files = files
-        self._settings = settings
+        self._preferences = preferences
         self._presign_expires = presign_expires
         self._multipart_expires = multipart_expires
 
     async def presign(self, uploader: Uploader, raw: Mapping[str, Any]) -> dict[str, Any]:
-        request = upload_policy(await self._settings.get()).check(raw)
+        request = upload_policy(await self._preferences.get()).check(raw)
         return await self._issue(uploader, request)
 
     async def presign_many(self, uploader: Uploader, raws: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
-        requests = upload_policy(await self._settings.get()).check_many(raws)
+        requests = upload_policy(await self._preferences.get()).check_many(raws)
         return list(await asyncio.gather(*(self._issue(uploader, request) for request in requests)))
 
     async def _issue(self, uploader: Uploader, request: UploadRequest) -> dict[str, Any]:
@@ -91,7 +95,7 @@ class UploadService:
         self, uploader: Uploader, raw: Mapping[str, Any], number_of_parts: Any
     ) -> dict[str, Any]:
         """Start a multipart upload: one pre-signed PUT URL per part (content type pinned)."""
-        request = upload_policy(await self._settings.get()).check(raw)
+        request = upload_policy(await self._preferences.get()).check(raw)
         parts = check_part_count(number_of_parts, request.size)
         file_id = new_file_id()
         key = str(original_key(file_id, request.name))
@@ -112,7 +116,7 @@ class UploadService:
 
     async def complete_multipart(self, access: Access, file_key: Any, upload_id: Any) -> FileRecord:
         """Join the uploaded parts (listed by S3, not sent by the client) and register the file.
-        An object larger than declared (or than the settings allow) is deleted: VALIDATION_FAILED."""
+        An object larger than declared (or than the preferences allow) is deleted: VALIDATION_FAILED."""
         original = parse_file_key(file_key)
         key = str(original)
         if not isinstance(upload_id, str) or not upload_id.strip():
@@ -130,7 +134,7 @@ class UploadService:
         creator = creator_of(info) or access.subject
         if not access.may_touch(creator):
             raise NotFound(f"No upload {upload_id} for {key}.", data={"key": key})
-        problem = size_problem(info.size, await self._settings.get(), info.metadata.get(META_DECLARED_SIZE))
+        problem = size_problem(info.size, await self._preferences.get(), info.metadata.get(META_DECLARED_SIZE))
         if problem is not None:
             await self._store.delete(key)
             raise ValidationFailed(

@@ -17,12 +17,13 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from PIL import Image
 
-from services.bridge.app import create_app as create_bridge
+from services.bridge.app import build as build_bridge
 from services.bridge.settings import BridgeSettings
+from services.gateway.app import build_catalog
 from services.gateway.catalog.events import Handled
 from services.gateway.catalog.expiry import ExpiryResult
 from services.gateway.catalog.model import FileRecord, NewFile
-from services.gateway.catalog.runtime import CatalogRuntime, open_catalog
+from services.gateway.catalog.service import CatalogService
 from services.gateway.settings import GatewaySettings
 from shared.broker import CATALOG_QUEUE, EVENTS_EXCHANGE, EventPublisher
 from shared.errors import Unavailable
@@ -63,9 +64,13 @@ def gateway_settings(settings_for: Callable[..., Any], database_url: str) -> Gat
 
 
 @pytest.fixture
-async def runtime(gateway_settings: GatewaySettings, store: ObjectStore) -> AsyncIterator[CatalogRuntime]:
-    async with open_catalog(gateway_settings, store) as opened:
-        yield opened
+async def runtime(gateway_settings: GatewaySettings, store: ObjectStore) -> AsyncIterator[CatalogService]:
+    service = build_catalog(gateway_settings, store)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
 
 
 @pytest.fixture
@@ -95,7 +100,7 @@ def pending_file(name: str = "pic.png", type: str = "image/png", owner: str = "a
 
 
 async def settled(
-    runtime: CatalogRuntime, key: str, done: Callable[[FileRecord | None], bool], timeout: float = 10.0
+    runtime: CatalogService, key: str, done: Callable[[FileRecord | None], bool], timeout: float = 10.0
 ) -> FileRecord | None:
     """Wait until the record of ``key`` (as the event side sees it) satisfies ``done``."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -109,7 +114,7 @@ async def settled(
 
 
 async def processed_in_order(
-    runtime: CatalogRuntime, store: ObjectStore, publish: Callable[..., Awaitable[None]]
+    runtime: CatalogService, store: ObjectStore, publish: Callable[..., Awaitable[None]]
 ) -> None:
     """A marker upload published last: once it is confirmed, every earlier event was handled
     (one consumer, prefetch 1, a FIFO queue)."""
@@ -121,7 +126,7 @@ async def processed_in_order(
 
 
 async def test_an_upload_through_the_presigned_post_becomes_ready_with_what_s3_reports(
-    runtime: CatalogRuntime, store: ObjectStore, publish: Callable[..., Awaitable[None]]
+    runtime: CatalogService, store: ObjectStore, publish: Callable[..., Awaitable[None]]
 ) -> None:
     new = pending_file()
     await runtime.catalog.register_pending(new)
@@ -142,7 +147,7 @@ async def test_an_upload_through_the_presigned_post_becomes_ready_with_what_s3_r
 
 
 async def test_html_declared_as_an_image_is_deleted_and_rejected_with_a_reason(
-    runtime: CatalogRuntime, store: ObjectStore, publish: Callable[..., Awaitable[None]]
+    runtime: CatalogService, store: ObjectStore, publish: Callable[..., Awaitable[None]]
 ) -> None:
     new = pending_file("cat.png", "image/png")
     await runtime.catalog.register_pending(new)
@@ -167,7 +172,7 @@ async def test_html_declared_as_an_image_is_deleted_and_rejected_with_a_reason(
 
 
 async def test_a_removal_makes_the_record_go_away_and_a_late_creation_does_not_bring_it_back(
-    runtime: CatalogRuntime, store: ObjectStore, publish: Callable[..., Awaitable[None]]
+    runtime: CatalogService, store: ObjectStore, publish: Callable[..., Awaitable[None]]
 ) -> None:
     new = pending_file()
     await runtime.catalog.register_pending(new)
@@ -188,7 +193,7 @@ async def test_a_removal_makes_the_record_go_away_and_a_late_creation_does_not_b
 
 
 async def test_a_removal_that_overtakes_the_creation_still_wins(
-    runtime: CatalogRuntime, store: ObjectStore, publish: Callable[..., Awaitable[None]]
+    runtime: CatalogService, store: ObjectStore, publish: Callable[..., Awaitable[None]]
 ) -> None:
     new = pending_file()
     await runtime.catalog.register_pending(new)
@@ -202,7 +207,7 @@ async def test_a_removal_that_overtakes_the_creation_still_wins(
 
 
 async def test_events_of_other_buckets_variants_and_unknown_keys_are_acknowledged_and_ignored(
-    runtime: CatalogRuntime, store: ObjectStore, publish: Callable[..., Awaitable[None]]
+    runtime: CatalogService, store: ObjectStore, publish: Callable[..., Awaitable[None]]
 ) -> None:
     new = pending_file()
     await runtime.catalog.register_pending(new)
@@ -217,7 +222,7 @@ async def test_events_of_other_buckets_variants_and_unknown_keys_are_acknowledge
 
 
 async def test_a_message_that_is_not_an_event_is_dead_lettered(
-    runtime: CatalogRuntime,
+    runtime: CatalogService,
     connection: AbstractRobustConnection,
     store: ObjectStore,
     publish: Callable[..., Awaitable[None]],
@@ -234,7 +239,7 @@ async def test_a_message_that_is_not_an_event_is_dead_lettered(
 
 
 async def test_the_expiry_drops_abandoned_uploads_and_settles_those_whose_event_was_lost(
-    runtime: CatalogRuntime, store: ObjectStore, gateway_settings: GatewaySettings
+    runtime: CatalogService, store: ObjectStore, gateway_settings: GatewaySettings
 ) -> None:
     abandoned = pending_file("never.png")
     lost_event = pending_file("uploaded.png")
@@ -272,9 +277,11 @@ async def test_the_expiry_drops_abandoned_uploads_and_settles_those_whose_event_
     assert await runtime.catalog.find_by_key(lost_fake.key) is None
 
 
-async def test_readiness_follows_the_database_and_the_broker(runtime: CatalogRuntime) -> None:
+async def test_readiness_follows_the_database_and_the_broker(runtime: CatalogService) -> None:
     await runtime.ping()
-    await runtime.connection.close()
+    connection = runtime.worker.connection
+    assert connection is not None
+    await connection.close()
     with pytest.raises(Unavailable):
         await runtime.ping()
 
@@ -291,7 +298,7 @@ async def bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path: Path)
         weed_binary=infra.weed_binary,
         bridge_checkpoint_path=str(tmp_path / "bridge-checkpoint"),
     )
-    server = InProcessServer(create_bridge(settings), port)
+    server = InProcessServer(build_bridge(settings), port)
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
@@ -305,7 +312,7 @@ async def bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path: Path)
 
 
 async def test_through_the_real_bridge_uploads_are_confirmed_rejected_and_removed(
-    bridge: InProcessServer, runtime: CatalogRuntime, store: ObjectStore
+    bridge: InProcessServer, runtime: CatalogService, store: ObjectStore
 ) -> None:
     good = pending_file("real.png")
     fake = pending_file("fake.png")

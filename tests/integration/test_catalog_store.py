@@ -10,21 +10,21 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from services.gateway.catalog.migrate import apply_migrations, migrate
 from services.gateway.catalog.model import (
-    CatalogSettings,
     FileChanges,
     ListFilter,
     ListRequest,
     NewFile,
-    SettingsChanges,
+    PreferenceChanges,
+    Preferences,
     TagCount,
 )
 from services.gateway.catalog.store import PgCatalog
-from services.gateway.migrate import apply_migrations, migrate
 from shared.errors import NotFound, Unavailable, ValidationFailed
 from tests.support.database import Database
 
-DEFAULTS = CatalogSettings(
+DEFAULTS = Preferences(
     upload_min_file_size=1,
     upload_max_file_size=1024,
     src_prefix="http://127.0.0.1:8001/files/",
@@ -258,11 +258,11 @@ async def test_list_tags_counts_ready_records(catalog: PgCatalog) -> None:
 
 
 async def test_settings_start_from_the_defaults_and_keep_changes(catalog: PgCatalog) -> None:
-    assert await catalog.get_settings() == DEFAULTS
-    changed = await catalog.update_settings(SettingsChanges(upload_max_file_size=5000))
+    assert await catalog.get_preferences() == DEFAULTS
+    changed = await catalog.update_preferences(PreferenceChanges(upload_max_file_size=5000))
     assert changed.upload_max_file_size == 5000 and changed.upload_min_file_size == 1
-    changed = await catalog.update_settings(SettingsChanges(allowed_types=("image/*",), src_prefix="https://cdn/"))
-    assert await catalog.get_settings() == CatalogSettings(1, 5000, "https://cdn/", ("image/*",))
+    changed = await catalog.update_preferences(PreferenceChanges(allowed_types=("image/*",), src_prefix="https://cdn/"))
+    assert await catalog.get_preferences() == Preferences(1, 5000, "https://cdn/", ("image/*",))
 
 
 async def test_version_and_ping(catalog: PgCatalog) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncpg
 
 from devstack.postgres import ensure_postgresql
-from services.gateway.migrate import apply_migrations, quote_ident, with_database
+from services.gateway.catalog.migrate import apply_migrations, quote_ident, with_database
 from tests.support.infra import docker_unavailable_reason
 
 POSTGRES_IMAGE = "postgres:16"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.gateway.app import build_app
+from services.gateway.app import build
 from services.gateway.devtoken import mint_token
 from services.gateway.settings import GatewaySettings
 from tests.support.ports import free_port
@@ -154,7 +154,7 @@ async def start_gateway(
         port = free_port()
         overrides.setdefault("database_url", database_url)
         settings: GatewaySettings = settings_for(GatewaySettings, host="127.0.0.1", port=port, **overrides)
-        server = await serve_app(build_app(settings), port)
+        server = await serve_app(build(settings), port)
         client = httpx.AsyncClient(base_url=server.url, timeout=30)
         clients.append(client)
         return Gateway(client, settings)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.gateway.migrate import database_name, load_migrations, quote_ident, with_database
+from services.gateway.catalog.migrate import database_name, load_migrations, quote_ident, with_database
 
 
 def test_the_project_s_migrations_load_in_version_order() -> None:

@@ -89,10 +89,10 @@ def test_multipart_part_counts() -> None:
 
 
 def test_the_size_of_a_completed_multipart_upload() -> None:
-    from services.gateway.catalog.model import CatalogSettings
+    from services.gateway.catalog.model import Preferences
     from services.gateway.upload_service import size_problem
 
-    settings = CatalogSettings(upload_min_file_size=5, upload_max_file_size=1000, src_prefix="x", allowed_types=())
+    settings = Preferences(upload_min_file_size=5, upload_max_file_size=1000, src_prefix="x", allowed_types=())
     assert size_problem(100, settings, "100") is None
     assert size_problem(100, settings, None) is None, "no declared size: the settings alone"
     too_large = size_problem(101, settings, "100")

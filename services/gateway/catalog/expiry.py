@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,7 +38,6 @@ class Expiry:
         pending_max_age: float,
         rejected_retention: float,
         deleted_key_retention: float,
-        interval: float,
         batch: int = 200,
     ) -> None:
         self._catalog = catalog
@@ -47,7 +45,6 @@ class Expiry:
         self._pending_max_age = timedelta(seconds=pending_max_age)
         self._rejected_retention = timedelta(seconds=rejected_retention)
         self._deleted_key_retention = timedelta(seconds=deleted_key_retention)
-        self._interval = interval
         self._batch = batch
 
     async def run_once(self, now: datetime | None = None) -> ExpiryResult:
@@ -66,17 +63,12 @@ class Expiry:
         result.purged_deleted_keys = await self._catalog.purge_deleted_keys(before=now - self._deleted_key_retention)
         return result
 
-    async def run_forever(self) -> None:
-        """Every ``interval`` seconds until cancelled; a failed run is logged and the next one tries again."""
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                result = await self.run_once()
-            except Unavailable as exc:
-                log.warning("catalog expiry skipped", error=exc.message)
-                continue
-            except Exception:
-                log.exception("catalog expiry failed")
-                continue
-            if result.expired or result.confirmed or result.rejected or result.purged_rejected:
-                log.info("catalog expiry", **vars(result))
+    async def run_scheduled(self) -> None:
+        """One periodic run: logged when it changed something; an unavailable database only skips it."""
+        try:
+            result = await self.run_once()
+        except Unavailable as exc:
+            log.warning("catalog expiry skipped", error=exc.message)
+            return
+        if result.expired or result.confirmed or result.rejected or result.purged_rejected:
+            log.info("catalog expiry", **vars(result))

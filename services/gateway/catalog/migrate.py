@@ -1,26 +1,22 @@
-"""Versioned SQL migrations of the catalog; ``python -m services.gateway.migrate`` applies them.
+"""Versioned SQL migrations of the catalog, applied by the gateway at start and by the command
+``python -m services.gateway.migrate``.
 
 The files ``migrations/NNNN_name.sql`` are applied in order, each once, recorded in
 ``schema_migrations``. Everything runs in one transaction under an advisory lock, so two gateways
 (or a gateway and this command) starting together neither apply a file twice nor see half a schema.
-The command reads ``DATABASE_URL`` (through the gateway's settings) and creates the database first
-when it is missing and the server lets it.
+``migrate`` creates the database first when asked, it is missing and the server lets it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from services.gateway.catalog.config import CatalogConfig
-from shared.logging import configure_logging, get_logger
-from shared.settings import CommonSettings
+from shared.logging import get_logger
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant shared by every process that migrates this schema ("catalog" in ASCII).
@@ -122,22 +118,3 @@ async def migrate(url: str, *, create_database: bool = True) -> list[str]:
         await connection.close()
     log.info("migrations applied" if applied else "schema up to date", applied=applied, database=database_name(url))
     return applied
-
-
-class MigrateSettings(CommonSettings, CatalogConfig):
-    """What the command reads: ``DATABASE_URL`` and the logging settings."""
-
-
-def main() -> int:
-    settings = MigrateSettings()
-    configure_logging("gateway-migrate", settings.log_level, settings.log_format)
-    try:
-        asyncio.run(migrate(settings.database_url.get_secret_value()))
-    except (OSError, asyncpg.PostgresError) as exc:
-        log.error("migration failed", error=f"{type(exc).__name__}: {exc}")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

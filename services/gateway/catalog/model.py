@@ -94,7 +94,7 @@ class TagCount:
 
 
 @dataclass(frozen=True)
-class CatalogSettings:
+class Preferences:
     upload_min_file_size: int
     upload_max_file_size: int
     src_prefix: str
@@ -102,7 +102,7 @@ class CatalogSettings:
 
 
 @dataclass(frozen=True)
-class SettingsChanges:
+class PreferenceChanges:
     upload_min_file_size: int | None = None
     upload_max_file_size: int | None = None
     src_prefix: str | None = None
@@ -151,9 +151,9 @@ class Catalog(Protocol):
         """Tags of ready records, most used first, then alphabetically."""
         ...
 
-    async def get_settings(self) -> CatalogSettings: ...
+    async def get_preferences(self) -> Preferences: ...
 
-    async def update_settings(self, changes: SettingsChanges) -> CatalogSettings: ...
+    async def update_preferences(self, changes: PreferenceChanges) -> Preferences: ...
 
     async def version(self) -> str:
         """The schema version applied by the migrations (the app's 'installed?' check)."""

@@ -18,13 +18,13 @@ import asyncpg
 
 from services.gateway.catalog.cursor import decode_cursor, encode_cursor
 from services.gateway.catalog.model import (
-    CatalogSettings,
     FileChanges,
     FileRecord,
     ListRequest,
     ListResult,
     NewFile,
-    SettingsChanges,
+    PreferenceChanges,
+    Preferences,
     TagCount,
 )
 from services.gateway.catalog.query import build_where, like_escape
@@ -74,12 +74,12 @@ def _meta(value: dict[str, Any]) -> str:
 
 
 class PgCatalog:
-    """The catalog's store. ``defaults`` are the gateway's configured settings; the settings row
+    """The catalog's store. ``defaults`` are the File Manager preferences configured at start; the ``settings`` row
     holds only what ``updateSettings`` changed. ``count_limit`` caps ``totalCount`` so that one
     broad listing costs a bounded count, not one over the whole table."""
 
     def __init__(
-        self, pool: asyncpg.Pool, defaults: CatalogSettings, *, timeout: float = 5.0, count_limit: int = 10_000
+        self, pool: asyncpg.Pool, defaults: Preferences, *, timeout: float = 5.0, count_limit: int = 10_000
     ) -> None:
         self._pool = pool
         self._defaults = defaults
@@ -240,11 +240,11 @@ class PgCatalog:
         )
         return [TagCount(tag=r["tag"], count=int(r["n"])) for r in rows]
 
-    async def get_settings(self) -> CatalogSettings:
+    async def get_preferences(self) -> Preferences:
         row = await self._fetchrow("SELECT * FROM settings WHERE id = 1")
         return self._merge(row)
 
-    async def update_settings(self, changes: SettingsChanges) -> CatalogSettings:
+    async def update_preferences(self, changes: PreferenceChanges) -> Preferences:
         row = await self._fetchrow(
             """INSERT INTO settings (id, upload_min_file_size, upload_max_file_size, src_prefix, allowed_types)
                VALUES (1, $1, $2, $3, $4)
@@ -262,7 +262,7 @@ class PgCatalog:
         )
         return self._merge(row)
 
-    def _merge(self, row: asyncpg.Record | None) -> CatalogSettings:
+    def _merge(self, row: asyncpg.Record | None) -> Preferences:
         merged = self._defaults
         if row is None:
             return merged

@@ -1,1 +1,1 @@
-"""Versioned SQL migrations of the file catalog, applied in order by ``services.gateway.migrate``."""
+"""Versioned SQL migrations of the file catalog, applied in order by ``catalog.migrate``."""
