@@ -35,16 +35,17 @@ import httpx
 from pydantic import SecretStr
 
 from bench.common import Options, table, verdict
+from devstack.database import Database, provide_database
+from devstack.infra import Infra, provide_infra
+from devstack.ports import free_port
 from devstack.seaweed import s3_client
 from devstack.services import ServiceProcess, wait_ready
 from services.gateway.catalog.model import ListFilter, ListRequest
 from services.gateway.catalog.runtime import create_pool, default_settings
 from services.gateway.catalog.store import PgCatalog
+from services.gateway.devtoken import mint_token
 from services.gateway.settings import GatewaySettings
-from tests.support.database import Database, provide_database
-from tests.support.infra import Infra, provide_infra
-from tests.support.ports import free_port
-from tests.support.tokens import token
+from shared.settings import DEV_JWT_SECRET
 
 WORDS = [
     "holiday", "beach", "sunset", "family", "portrait", "invoice", "report", "contract", "summer", "winter",
@@ -234,7 +235,7 @@ async def presign_rate(url: str, auth: dict[str, str], seconds: float, concurren
 
 
 def measure_gateway(url: str, requests: int, presign_seconds: float, concurrency: int) -> dict[str, Any]:
-    auth = {"authorization": f"Bearer {token('files:*', sub='bench')}"}
+    auth = {"authorization": f"Bearer {mint_token(DEV_JWT_SECRET, subject='bench')}"}
     out: dict[str, Any] = {}
     with httpx.Client(headers=auth, timeout=30) as client:
         for label, variables in SHAPES.items():

@@ -25,11 +25,11 @@ from bench import load as loadgen
 from bench.common import Options, parse_options, ratio, table, verdict
 from bench.pictures import Picture, decode, load
 from bench.quality import psnr
+from devstack.infra import provide_infra
+from devstack.ports import free_port
 from devstack.services import ServiceProcess, wait_ready
+from devstack.stack import RunningStack, running_stack
 from shared.keys import new_file_id
-from tests.support.infra import provide_infra
-from tests.support.ports import free_port
-from tests.support.stack import RunningStack, running_stack
 
 STAGES = ("queue", "read", "kernel", "write")
 

@@ -22,13 +22,13 @@ import httpx
 
 from bench.common import Options, parse_options, table, verdict
 from bench.pictures import Picture, load
+from devstack.infra import Infra, provide_infra
+from devstack.ports import free_port
 from devstack.seaweed import s3_client
 from devstack.services import ServiceProcess, wait_ready
 from shared.broker import RESIZE_QUEUE, RpcClient
 from shared.keys import new_file_id
 from shared.messages import ResizeReply, ResizeRequest
-from tests.support.infra import Infra, provide_infra
-from tests.support.ports import free_port
 
 Config = tuple[int, int]
 CONFIGURATIONS: tuple[Config, ...] = ((1, 1), (2, 1), (1, 2))  # (processes, threads each)

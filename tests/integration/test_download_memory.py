@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.ports import free_port
 from devstack.services import ServiceProcess, wait_ready
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
-from tests.support.ports import free_port
 
 OBJECT_SIZE = 128 * 1024 * 1024
 ALLOWED_GROWTH = 32 * 1024 * 1024  # a quarter of the object (measured: under 1 MiB); it is never held whole

@@ -5,8 +5,9 @@ from __future__ import annotations
 import aio_pika
 import pytest
 
+from devstack.containers import docker_unavailable_reason
+from devstack.infra import Infra
 from shared.s3 import ObjectStore
-from tests.support.infra import Infra, docker_unavailable_reason
 
 
 def test_docker_path_or_clear_reason(infra: Infra) -> None:

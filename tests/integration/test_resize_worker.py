@@ -14,14 +14,14 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from PIL import Image
 
+from devstack.photos import jpeg_bytes, photo
+from devstack.ports import free_port
 from services.resize.app import ResizeService
 from services.resize.settings import Settings
 from shared.broker import RESIZE_QUEUE, RpcClient
 from shared.keys import new_file_id
 from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore, make_client
-from tests.support.images import jpeg_bytes, photo
-from tests.support.ports import free_port
 
 RPC_TIMEOUT = 30.0
 DEAD_QUEUE = f"{RESIZE_QUEUE}.dead"

@@ -1,9 +1,9 @@
-"""Where the tests' PostgreSQL comes from, and databases of their own on it.
+"""Where the tests' and benchmarks' PostgreSQL comes from, and databases of their own on it.
 
 With a Docker engine: a testcontainers PostgreSQL. Without one (these machines): the server on
-127.0.0.1:5432 (started, and installed if needed, by ``devstack.postgres``). Either way a test
-session makes a migrated template database with a unique name, clones it for the session's shared
-database and for every test that asks for an empty one (``CREATE DATABASE ... TEMPLATE``), and
+127.0.0.1:5432 (started, and installed if needed, by ``devstack.postgres``). Either way a session
+(a test run, a benchmark, a stack of ``devstack.stack``) makes a migrated template database with a
+unique name, clones it for every database it asks for (``CREATE DATABASE ... TEMPLATE``), and
 drops all of them at the end, so that parallel runs on one server never meet.
 """
 
@@ -20,15 +20,15 @@ from pathlib import Path
 
 import asyncpg
 
+from devstack.containers import docker_unavailable_reason
 from devstack.postgres import ensure_postgresql
 from services.gateway.migrate import apply_migrations, quote_ident, with_database
-from tests.support.infra import docker_unavailable_reason
 
 POSTGRES_IMAGE = "postgres:16"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ABANDONED_AFTER = 12 * 3600  # seconds; a whole test session takes minutes
 _SESSION_NAME = re.compile(r"^files_test_(\d{10})_[0-9a-f]{8}(_|$)")
-PRIVATE_DATA_DIR = Path(__file__).resolve().parents[2] / ".data" / "postgres"
+PRIVATE_DATA_DIR = Path(__file__).resolve().parents[1] / ".data" / "postgres"
 
 
 @dataclass(frozen=True)

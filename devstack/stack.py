@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.database import provide_database
+from devstack.infra import Infra
+from devstack.ports import free_ports
 from devstack.seaweed import s3_client
 from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
-from tests.support.database import provide_database
-from tests.support.infra import Infra
-from tests.support.ports import free_ports
 
 
 @dataclass
