@@ -39,7 +39,7 @@ from devstack.database import Database, provide_database
 from devstack.infra import Infra, provide_infra
 from devstack.ports import free_port
 from devstack.seaweed import s3_client
-from devstack.services import ServiceProcess, wait_ready
+from devstack.services import ServiceProcess, started
 from services.gateway.catalog.model import ListFilter, ListRequest
 from services.gateway.catalog.runtime import create_pool, default_settings
 from services.gateway.catalog.store import PgCatalog
@@ -173,11 +173,9 @@ def gateway(infra: Infra, database_url: str, log_dir: Path, count_limit: int) ->
     }
     process = ServiceProcess("gateway", free_port(), env, log_path=log_dir / "gateway.log")
     try:
-        process.start()
-        wait_ready([process], timeout=60)
-        yield f"{process.base_url}/graphql"
+        with started([process], timeout=60):
+            yield f"{process.base_url}/graphql"
     finally:
-        process.stop()
         infra.delete_vhost(vhost)
 
 

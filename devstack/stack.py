@@ -15,7 +15,7 @@ from devstack.database import provide_database
 from devstack.infra import Infra
 from devstack.ports import free_ports
 from devstack.seaweed import s3_client
-from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
+from devstack.services import ServiceProcess, StackPorts, stack_env, started, the_five
 
 
 @dataclass
@@ -49,42 +49,29 @@ def running_stack(
         if database_url is None:
             database = resources.enter_context(provide_database())
             database_url = asyncio.run(database.clone())
-        yield resources.enter_context(_running_stack(infra, log_dir, extra_env, database_url))
-
-
-@contextmanager
-def _running_stack(
-    infra: Infra, log_dir: Path, extra_env: dict[str, str] | None, database_url: str
-) -> Iterator[RunningStack]:
-    vhost = f"files-stack-{uuid.uuid4().hex[:12]}"
-    bucket = f"stack-{uuid.uuid4().hex[:12]}"
-    infra.add_vhost(vhost)
-    s3 = s3_client(infra.s3_endpoint_url, infra.access_key, infra.secret_key)
-    s3.create_bucket(Bucket=bucket)
-    ports = StackPorts(*free_ports(5))
-    env = stack_env(
-        amqp_url=infra.amqp_url(vhost),
-        s3_endpoint_url=infra.s3_endpoint_url,
-        bucket=bucket,
-        filer_address=infra.filer_address,
-        ports=ports,
-        data_dir=log_dir,
-        access_key=infra.access_key,
-        secret_key=infra.secret_key,
-        database_url=database_url,
-        extra={"WEED_BINARY": infra.weed_binary, **(extra_env or {})},
-    )
-    services = {n: ServiceProcess(n, ports.of(n), env, log_path=log_dir / f"{n}.log") for n in SERVICE_NAMES}
-    stack = RunningStack(ports=ports, bucket=bucket, s3=s3, services=services, log_dir=log_dir)
-    try:
-        for svc in services.values():
-            svc.start()
+        vhost = f"files-stack-{uuid.uuid4().hex[:12]}"
+        bucket = f"stack-{uuid.uuid4().hex[:12]}"
+        infra.add_vhost(vhost)
+        resources.callback(infra.delete_vhost, vhost)
+        s3 = s3_client(infra.s3_endpoint_url, infra.access_key, infra.secret_key)
+        s3.create_bucket(Bucket=bucket)
+        ports = StackPorts(*free_ports(5))
+        env = stack_env(
+            amqp_url=infra.amqp_url(vhost),
+            s3_endpoint_url=infra.s3_endpoint_url,
+            bucket=bucket,
+            filer_address=infra.filer_address,
+            ports=ports,
+            data_dir=log_dir,
+            access_key=infra.access_key,
+            secret_key=infra.secret_key,
+            database_url=database_url,
+            extra={"WEED_BINARY": infra.weed_binary, **(extra_env or {})},
+        )
+        services = the_five(env, ports, log_dir=log_dir)
+        stack = RunningStack(ports=ports, bucket=bucket, s3=s3, services=services, log_dir=log_dir)
         try:
-            wait_ready(list(services.values()), timeout=90)
+            resources.enter_context(started(services.values(), timeout=90))
         except Exception as exc:
             raise RuntimeError(f"{exc}\n{stack.logs()}") from exc
         yield stack
-    finally:
-        for svc in services.values():
-            svc.stop()
-        infra.delete_vhost(vhost)
