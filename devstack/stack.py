@@ -1,5 +1,6 @@
 """The five services as separate processes on free ports, against a fresh vhost and bucket of the
-given infrastructure: what the end-to-end tests and the benchmarks run against."""
+given infrastructure and a fresh catalog database: what the end-to-end tests and the benchmarks run
+against (``make run`` starts the same five, with ``devstack.services``, on its fixed ports)."""
 
 from __future__ import annotations
 
