@@ -35,17 +35,18 @@ import httpx
 from pydantic import SecretStr
 
 from bench.common import Options, table, verdict
+from devstack.database import Database, provide_database
+from devstack.infra import Infra, provide_infra
+from devstack.ports import free_port
 from devstack.seaweed import s3_client
-from devstack.services import ServiceProcess, wait_ready
+from devstack.services import ServiceProcess, started
 from services.gateway.app import default_preferences
 from services.gateway.catalog.model import ListFilter, ListRequest
-from services.gateway.catalog.service import create_pool
+from services.gateway.catalog.pool import CatalogPool
 from services.gateway.catalog.store import PgCatalog
+from services.gateway.devtoken import mint_token
 from services.gateway.settings import GatewaySettings
-from tests.support.database import Database, provide_database
-from tests.support.infra import Infra, provide_infra
-from tests.support.ports import free_port
-from tests.support.tokens import token
+from shared.settings import DEV_JWT_SECRET
 
 WORDS = [
     "holiday", "beach", "sunset", "family", "portrait", "invoice", "report", "contract", "summer", "winter",
@@ -99,7 +100,8 @@ def list_filter(variables: dict[str, Any]) -> ListFilter:
 
 async def time_catalog(settings: GatewaySettings, requests: int) -> dict[str, Any]:
     """The same shapes against the catalog alone (in-process, through the gateway's pool)."""
-    pool = await create_pool(settings)
+    pool = CatalogPool(settings)
+    await pool.open()
     catalog = PgCatalog(pool, default_preferences(settings), count_limit=settings.list_count_limit)
     out: dict[str, Any] = {}
     try:
@@ -173,11 +175,9 @@ def gateway(infra: Infra, database_url: str, log_dir: Path, count_limit: int) ->
     }
     process = ServiceProcess("gateway", free_port(), env, log_path=log_dir / "gateway.log")
     try:
-        process.start()
-        wait_ready([process], timeout=60)
-        yield f"{process.base_url}/graphql"
+        with started([process], timeout=60):
+            yield f"{process.base_url}/graphql"
     finally:
-        process.stop()
         infra.delete_vhost(vhost)
 
 
@@ -235,7 +235,7 @@ async def presign_rate(url: str, auth: dict[str, str], seconds: float, concurren
 
 
 def measure_gateway(url: str, requests: int, presign_seconds: float, concurrency: int) -> dict[str, Any]:
-    auth = {"authorization": f"Bearer {token('files:*', sub='bench')}"}
+    auth = {"authorization": f"Bearer {mint_token(DEV_JWT_SECRET, subject='bench')}"}
     out: dict[str, Any] = {}
     with httpx.Client(headers=auth, timeout=30) as client:
         for label, variables in SHAPES.items():

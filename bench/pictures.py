@@ -1,6 +1,6 @@
 """The benchmark's pictures: a fixed, seeded set, made once and kept under ``.bench/pictures``.
 
-Photographic content (gradients, blurred shapes, strokes, mild noise; ``tests.support.images.photo``),
+Photographic content (gradients, blurred shapes, strokes, mild noise; ``devstack.photos.photo``),
 not pure noise, so the encoders and the JPEG DCT scaling behave as on real photos.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.support.images import photo
+from devstack.photos import photo
 
 CACHE = Path(__file__).resolve().parent.parent / ".bench" / "pictures"
 

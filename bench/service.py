@@ -25,11 +25,11 @@ from bench import load as loadgen
 from bench.common import Options, parse_options, ratio, table, verdict
 from bench.pictures import Picture, decode, load
 from bench.quality import psnr
-from devstack.services import ServiceProcess, wait_ready
+from devstack.infra import provide_infra
+from devstack.ports import free_port
+from devstack.services import ServiceProcess, started
+from devstack.stack import RunningStack, running_stack
 from shared.keys import new_file_id
-from tests.support.infra import provide_infra
-from tests.support.ports import free_port
-from tests.support.stack import RunningStack, running_stack
 
 STAGES = ("queue", "read", "kernel", "write")
 
@@ -125,12 +125,8 @@ def another_download_replica(running: RunningStack) -> Iterator[str]:
     yields its base URL."""
     first = running.services["download"]
     replica = ServiceProcess("download", free_port(), first.env, log_path=running.log_dir / "download-2.log")
-    replica.start()
-    try:
-        wait_ready([replica], timeout=60)
+    with started([replica], timeout=60):
         yield replica.base_url
-    finally:
-        replica.stop()
 
 
 def measure_warm(running: RunningStack, cold: Cold, options: Options) -> dict[str, loadgen.Result]:

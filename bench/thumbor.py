@@ -31,7 +31,7 @@ from bench.common import WORK, Options, parse_options, ratio, table, verdict
 from bench.pictures import Picture, decode, load
 from bench.quality import psnr
 from bench.service import Cold, measure_cold, measure_warm, stack
-from tests.support.ports import free_port
+from devstack.ports import free_port
 
 VERSION = "7.8.0"
 VENV = WORK / "thumbor-venv"

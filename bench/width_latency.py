@@ -18,11 +18,12 @@ from pathlib import Path
 
 import httpx
 
+from devstack.infra import provide_infra
+from devstack.photos import jpeg_bytes
 from devstack.services import StackPorts
-from tests.support.images import jpeg_bytes
-from tests.support.infra import provide_infra
-from tests.support.stack import running_stack
-from tests.support.tokens import token
+from devstack.stack import running_stack
+from services.gateway.devtoken import mint_token
+from shared.settings import DEV_JWT_SECRET
 
 PAYLOAD = """query($d: PreSignedPostPayloadInput!) { fileManager { getPreSignedPostPayload(data: $d) {
   data { data file { key } } error { code message } } } }"""
@@ -38,7 +39,7 @@ def main() -> None:
 
 
 def run(ports: StackPorts, rounds: int, width: int) -> None:
-    tok = token()
+    tok = mint_token(DEV_JWT_SECRET)
     gql = f"http://127.0.0.1:{ports.gateway}/graphql"
     keys = []
     for i in range(rounds):

@@ -22,13 +22,13 @@ import httpx
 
 from bench.common import Options, parse_options, table, verdict
 from bench.pictures import Picture, load
+from devstack.infra import Infra, provide_infra
+from devstack.ports import free_port
 from devstack.seaweed import s3_client
-from devstack.services import ServiceProcess, wait_ready
+from devstack.services import ServiceProcess, started
 from shared.broker import RESIZE_QUEUE, RpcClient
 from shared.keys import new_file_id
 from shared.messages import ResizeReply, ResizeRequest
-from tests.support.infra import Infra, provide_infra
-from tests.support.ports import free_port
 
 Config = tuple[int, int]
 CONFIGURATIONS: tuple[Config, ...] = ((1, 1), (2, 1), (1, 2))  # (processes, threads each)
@@ -52,14 +52,8 @@ def workers(
         ServiceProcess("resize", free_port(), env, log_path=logs / f"resize-{processes}x{threads}-{i}.log")
         for i in range(processes)
     ]
-    try:
-        for process in running:
-            process.start()
-        wait_ready(running, timeout=60)
+    with started(running, timeout=60):
         yield running
-    finally:
-        for process in running:
-            process.stop()
 
 
 async def _resize_all(amqp_url: str, keys: list[str], width: int, *, check: bool = True) -> float:

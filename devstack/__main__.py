@@ -21,7 +21,7 @@ from types import FrameType
 from devstack import postgres, rabbit
 from devstack.ports import port_open
 from devstack.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS, SeaweedPorts, ensure_bucket, ensure_bucket_with
-from devstack.services import SERVICE_NAMES, ServiceProcess, StackPorts, stack_env, wait_ready
+from devstack.services import SERVICE_NAMES, StackPorts, stack_env, started, the_five
 from services.gateway.catalog.config import DEFAULT_DATABASE_URL
 from services.gateway.catalog.migrate import migrate
 
@@ -53,7 +53,6 @@ def run(bucket: str) -> int:
 
     seaweed_ports = SeaweedPorts()
     seaweed: SeaweedFS | None = None
-    services: list[ServiceProcess] = []
     try:
         if port_open(seaweed_ports.s3):
             print(f"SeaweedFS: reusing the one on {seaweed_ports.s3_endpoint_url}")
@@ -75,23 +74,21 @@ def run(bucket: str) -> int:
             database_url=DATABASE_URL,
             extra={"LOG_FORMAT": "console" if sys.stdout.isatty() else "json"},
         )
-        services = [ServiceProcess(n, ports.of(n), env, console=True) for n in SERVICE_NAMES]
-        for svc in services:
-            svc.start()
-        if not wait_ready(services, timeout=90, stop=stop):
-            return 0  # Ctrl-C while starting
-        print_banner(ports, bucket)
-        while not stop.wait(1.0):
-            dead = [s.name for s in services if not s.alive()]
-            if dead:
-                print(f"service exited: {', '.join(dead)}; stopping")
-                return 1
-        return 0
+        services = the_five(env, ports, console=True).values()
+        with started(services, timeout=90, stop=stop) as ready:
+            try:
+                if not ready:
+                    return 0  # Ctrl-C while starting
+                print_banner(ports, bucket)
+                while not stop.wait(1.0):
+                    dead = [s.name for s in services if not s.alive()]
+                    if dead:
+                        print(f"service exited: {', '.join(dead)}; stopping")
+                        return 1
+                return 0
+            finally:
+                print("stopping services ...")
     finally:
-        if services:
-            print("stopping services ...")
-        for svc in services:
-            svc.stop()
         if seaweed is not None:
             print("stopping SeaweedFS ...")
             seaweed.stop()

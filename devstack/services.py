@@ -1,5 +1,5 @@
-"""The five services as separate processes (``python -m services.<name>``), as ``make run`` and the
-end-to-end tests start them."""
+"""The five services as separate processes (``python -m services.<name>``): started, waited for and
+stopped by the same code for ``make run``, the end-to-end tests' stacks and the benchmarks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,35 @@ def wait_ready(services: list[ServiceProcess], timeout: float = 60.0, stop: thre
         names = ", ".join(s.name for s in pending)
         raise TimeoutError(f"not ready within {timeout:.0f}s: {names}")
     return True
+
+
+def the_five(
+    env: dict[str, str], ports: StackPorts, *, log_dir: Path | None = None, console: bool = False
+) -> dict[str, ServiceProcess]:
+    """One process per service on its port of ``ports``, all with ``env``; each logs to
+    ``<log_dir>/<name>.log`` (or, with ``console``, to stdout with its name in front)."""
+    return {
+        name: ServiceProcess(
+            name, ports.of(name), env, log_path=log_dir / f"{name}.log" if log_dir else None, console=console
+        )
+        for name in SERVICE_NAMES
+    }
+
+
+@contextmanager
+def started(
+    processes: Iterable[ServiceProcess], timeout: float = 90.0, stop: threading.Event | None = None
+) -> Iterator[bool]:
+    """Start the processes and wait until each answers ``/readyz`` (yields False when ``stop`` was
+    set meanwhile); every one is stopped on leaving, also when one of them did not start."""
+    group = list(processes)
+    try:
+        for process in group:
+            process.start()
+        yield wait_ready(group, timeout=timeout, stop=stop)
+    finally:
+        for process in group:
+            process.stop()
 
 
 def stack_env(

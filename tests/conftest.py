@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from devstack.database import Database, provide_database
+from devstack.infra import Infra, provide_infra
 from devstack.seaweed import s3_client
 from shared.s3 import ObjectStore
 from shared.settings import CommonSettings
-from tests.support.database import Database, provide_database
-from tests.support.infra import Infra, provide_infra
 from tests.support.servers import InProcessServer
 
 S = TypeVar("S", bound=CommonSettings)

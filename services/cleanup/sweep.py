@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from services.cleanup.metrics import Metrics
 from shared.keys import VARIANTS_PREFIX, is_file_id, variant_prefix
 from shared.logging import get_logger
 from shared.s3 import ObjectInfo, ObjectStore
-
-from services.cleanup.metrics import Metrics
 
 log = get_logger(__name__)
 

@@ -19,7 +19,8 @@ from services.gateway.auth import Principal, TokenVerifier
 from services.gateway.catalog.events import CatalogEvents
 from services.gateway.catalog.expiry import Expiry
 from services.gateway.catalog.model import Preferences
-from services.gateway.catalog.service import CatalogService, create_pool
+from services.gateway.catalog.pool import CatalogPool
+from services.gateway.catalog.service import CatalogService
 from services.gateway.catalog.store import PgCatalog
 from services.gateway.context import RequestContext
 from services.gateway.endpoint import GraphQLEndpoint
@@ -51,7 +52,7 @@ def default_preferences(settings: GatewaySettings) -> Preferences:
 
 
 def build_catalog(settings: GatewaySettings, store: ObjectStore) -> CatalogService:
-    pool = create_pool(settings)
+    pool = CatalogPool(settings)
     catalog = PgCatalog(
         pool,
         default_preferences(settings),

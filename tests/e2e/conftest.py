@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.infra import Infra
-from tests.support.stack import RunningStack, running_stack
+from devstack.infra import Infra
+from devstack.stack import RunningStack, running_stack
 
 PRESIGN_EXPIRES = 5
 

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from devstack.photos import jpeg_bytes, png_bytes
 from tests.e2e.conftest import PRESIGN_EXPIRES, Stack
-from tests.support.images import huge_png_header, jpeg_bytes, png_bytes
+from tests.support.images import huge_png_header
 from tests.support.tokens import token
 
 PAYLOAD = """

@@ -18,6 +18,8 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
+from devstack.infra import Infra
+from devstack.ports import free_port
 from services.bridge.app import build
 from services.bridge.settings import BridgeSettings
 from services.cleanup.app import build as build_cleanup
@@ -27,8 +29,6 @@ from shared.events import ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
 from shared.worker import WorkerProcess
-from tests.support.infra import Infra
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 
 StartBridge = Callable[..., Awaitable[InProcessServer]]

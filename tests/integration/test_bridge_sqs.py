@@ -13,13 +13,13 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractQueue
 
+from devstack.ports import free_port
 from services.bridge.app import build
 from services.bridge.settings import BridgeSettings
 from shared.broker import declare_dead_letter_queue, declare_events_exchange
 from shared.events import ObjectEvent
 from shared.keys import new_file_id
 from tests.integration.test_bridge_flow import next_message, wait_ready
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 from tests.support.sqs import QUEUE_URL, MemorySqs
 from tests.support.waiting import eventually

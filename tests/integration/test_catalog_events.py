@@ -17,6 +17,8 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from PIL import Image
 
+from devstack.infra import Infra
+from devstack.ports import free_port
 from services.bridge.app import build as build_bridge
 from services.bridge.settings import BridgeSettings
 from services.gateway.app import build_catalog
@@ -30,8 +32,6 @@ from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
-from tests.support.infra import Infra
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 
 HTML = b"<!doctype html><html><body><script>steal()</script></body></html>"

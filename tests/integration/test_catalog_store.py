@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from devstack.database import Database
 from services.gateway.catalog.migrate import apply_migrations, migrate
 from services.gateway.catalog.model import (
     FileChanges,
@@ -22,7 +23,6 @@ from services.gateway.catalog.model import (
 )
 from services.gateway.catalog.store import PgCatalog
 from shared.errors import NotFound, Unavailable, ValidationFailed
-from tests.support.database import Database
 
 DEFAULTS = Preferences(
     upload_min_file_size=1,

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
+from devstack.ports import free_port
 from services.cleanup.app import build
 from services.cleanup.metrics import Metrics
 from services.cleanup.settings import CleanupSettings
@@ -20,7 +21,6 @@ from shared.events import ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
 from shared.worker import WorkerProcess
-from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
 StartWorker = Callable[..., Awaitable[tuple[WorkerProcess, str]]]

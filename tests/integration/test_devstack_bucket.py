@@ -10,8 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from devstack.infra import Infra
 from devstack.seaweed import s3_client
-from tests.support.infra import Infra
 
 
 def run_bucket_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

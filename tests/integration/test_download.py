@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
+from devstack.ports import free_port
 from services.download.app import build
 from services.download.content_safety import SVG_POLICY
 from services.download.settings import DownloadSettings
@@ -23,7 +24,6 @@ from shared.broker import RESIZE_QUEUE, Consumer, Outcome, declare_work_queue, r
 from shared.keys import new_file_id
 from shared.messages import EXTENSIONS, FORMATS, ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -11,13 +11,13 @@ import aio_pika
 import httpx
 import pytest
 
+from devstack.ports import free_port
 from services.download.app import build
 from services.download.settings import DownloadSettings
 from shared.broker import EventPublisher, declare_events_exchange
 from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 
 

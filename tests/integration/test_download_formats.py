@@ -14,14 +14,14 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from devstack.photos import photo
+from devstack.ports import free_port
 from services.download.app import build
 from services.download.settings import DownloadSettings
 from services.resize.app import build as build_resize
 from services.resize.settings import ResizeSettings
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
-from tests.support.images import photo
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 
 AVIF_AND_MORE = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"  # what Chrome sends for <img>

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.services import ServiceProcess, wait_ready
+from devstack.ports import free_port
+from devstack.services import ServiceProcess, started
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
-from tests.support.ports import free_port
 
 OBJECT_SIZE = 128 * 1024 * 1024
 ALLOWED_GROWTH = 32 * 1024 * 1024  # a quarter of the object (measured: under 1 MiB); it is never held whole
@@ -33,12 +33,8 @@ def _kib(pid: int, field: str) -> int:
 def download_process(service_env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProcess]:
     env = {**service_env, "REDIRECT_THRESHOLD": str(OBJECT_SIZE * 2), "LOG_LEVEL": "warning"}
     process = ServiceProcess("download", free_port(), env, log_path=tmp_path / "download.log")
-    process.start()
-    try:
-        wait_ready([process], timeout=60)
+    with started([process], timeout=60):
         yield process
-    finally:
-        process.stop()
 
 
 def _pattern(size: int) -> bytes:

@@ -12,10 +12,11 @@ import asyncio
 import json
 from datetime import timedelta
 
+from devstack.database import Database
+from devstack.ports import free_port
 from services.gateway.devtoken import mint_token
 from shared.keys import new_file_id
 from shared.s3 import ObjectStore
-from tests.support.database import Database
 from tests.support.gateway import (
     ALL,
     CREATE,
@@ -29,7 +30,6 @@ from tests.support.gateway import (
     start_gateway,
     upload,
 )
-from tests.support.ports import free_port
 
 __all__ = ["start_gateway"]  # the fixture
 

@@ -15,12 +15,12 @@ import aio_pika
 import httpx
 import pytest
 
+from devstack.photos import photo
+from devstack.ports import free_port
 from shared.broker import RESIZE_QUEUE, RpcClient
 from shared.keys import new_file_id
 from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
-from tests.support.images import photo
-from tests.support.ports import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 6

@@ -15,6 +15,8 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from PIL import Image
 
+from devstack.photos import jpeg_bytes, photo
+from devstack.ports import free_port
 from services.resize.app import build
 from services.resize.metrics import Metrics
 from services.resize.settings import ResizeSettings
@@ -23,8 +25,6 @@ from shared.keys import new_file_id
 from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore, make_client
 from shared.worker import WorkerProcess
-from tests.support.images import jpeg_bytes, photo
-from tests.support.ports import free_port
 
 RPC_TIMEOUT = 30.0
 DEAD_QUEUE = f"{RESIZE_QUEUE}.dead"

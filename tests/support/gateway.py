@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.ports import free_port
 from services.gateway.app import build
 from services.gateway.devtoken import mint_token
 from services.gateway.settings import GatewaySettings
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 
 ALL = "files:*"

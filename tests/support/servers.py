@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
+from devstack.ports import free_port
 from shared.health import BackgroundServer
-from tests.support.ports import free_port
 
 
 class InProcessServer(BackgroundServer):

@@ -9,9 +9,10 @@ import time
 import pytest
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageStat
 
+from devstack.photos import jpeg_bytes, photo
 from services.resize.kernel import make_variant
 from shared.errors import NotAnImage, TooManyPixels
-from tests.support.images import huge_png_header, jpeg_bytes, photo
+from tests.support.images import huge_png_header
 
 MAX_PIXELS = 50_000_000
 

@@ -27,6 +27,7 @@ from services.gateway.catalog.model import (
     Preferences,
     TagCount,
 )
+from services.gateway.catalog.pool import ConnectionSource
 from services.gateway.catalog.query import build_where, like_escape
 from shared.errors import NotFound, Unavailable, ValidationFailed
 
@@ -79,7 +80,7 @@ class PgCatalog:
     broad listing costs a bounded count, not one over the whole table."""
 
     def __init__(
-        self, pool: asyncpg.Pool, defaults: Preferences, *, timeout: float = 5.0, count_limit: int = 10_000
+        self, pool: ConnectionSource, defaults: Preferences, *, timeout: float = 5.0, count_limit: int = 10_000
     ) -> None:
         self._pool = pool
         self._defaults = defaults
@@ -385,7 +386,7 @@ class PgCatalog:
 class _Acquire:
     """A pooled connection; a database that does not answer becomes ``Unavailable`` (503)."""
 
-    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+    def __init__(self, pool: ConnectionSource, timeout: float) -> None:
         self._pool = pool
         self._timeout = timeout
         self._conn: Any = None

@@ -1,9 +1,9 @@
-"""Where the tests' PostgreSQL comes from, and databases of their own on it.
+"""Where the tests' and benchmarks' PostgreSQL comes from, and databases of their own on it.
 
 With a Docker engine: a testcontainers PostgreSQL. Without one (these machines): the server on
-127.0.0.1:5432 (started, and installed if needed, by ``devstack.postgres``). Either way a test
-session makes a migrated template database with a unique name, clones it for the session's shared
-database and for every test that asks for an empty one (``CREATE DATABASE ... TEMPLATE``), and
+127.0.0.1:5432 (started, and installed if needed, by ``devstack.postgres``). Either way a session
+(a test run, a benchmark, a stack of ``devstack.stack``) makes a migrated template database with a
+unique name, clones it for every database it asks for (``CREATE DATABASE ... TEMPLATE``), and
 drops all of them at the end, so that parallel runs on one server never meet.
 """
 
@@ -13,22 +13,22 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
+from devstack.containers import docker_unavailable_reason
 from devstack.postgres import ensure_postgresql
-from services.gateway.catalog.migrate import apply_migrations, quote_ident, with_database
-from tests.support.infra import docker_unavailable_reason
+from services.gateway.catalog.migrate import apply_migrations, database_name, quote_ident, with_database
 
 POSTGRES_IMAGE = "postgres:16"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ABANDONED_AFTER = 12 * 3600  # seconds; a whole test session takes minutes
 _SESSION_NAME = re.compile(r"^files_test_(\d{10})_[0-9a-f]{8}(_|$)")
-PRIVATE_DATA_DIR = Path(__file__).resolve().parents[2] / ".data" / "postgres"
+PRIVATE_DATA_DIR = Path(__file__).resolve().parents[1] / ".data" / "postgres"
 
 
 @dataclass(frozen=True)
@@ -44,58 +44,52 @@ class Database:
     async def clone(self, name: str | None = None) -> str:
         """A new database (a copy of the migrated template); returns its URL."""
         name = name or f"{self.prefix}_{uuid.uuid4().hex[:10]}"
-        admin = await asyncpg.connect(self.server_url)
-        try:
+        async with _connected(self.server_url) as admin:
             await admin.execute(f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(self.template)}")
-        finally:
-            await admin.close()
         return self.url(name)
 
     async def drop(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1]
-        admin = await asyncpg.connect(self.server_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
-        finally:
-            await admin.close()
+        async with _connected(self.server_url) as admin:
+            await _drop(admin, database_name(url))
+
+
+@asynccontextmanager
+async def _connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def _drop(admin: asyncpg.Connection, name: str) -> None:
+    await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
 
 
 async def _make_template(server_url: str, template: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
+    async with _connected(server_url) as admin:
         await admin.execute(f"CREATE DATABASE {quote_ident(template)}")
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(with_database(server_url, template))
-    try:
-        await apply_migrations(conn)
-    finally:
-        await conn.close()
+    async with _connected(with_database(server_url, template)) as connection:
+        await apply_migrations(connection)
 
 
 async def _drop_abandoned(server_url: str, now: float) -> None:
     """Drop what sessions killed before their clean-up left behind (their prefix carries their
     start time), once far older than any test session runs."""
-    admin = await asyncpg.connect(server_url)
-    try:
+    async with _connected(server_url) as admin:
         for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'files\\_test\\_%'"):
             match = _SESSION_NAME.match(row["datname"])
             if match is not None and now - int(match.group(1)) > ABANDONED_AFTER:
-                await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(row['datname'])} WITH (FORCE)")
-    finally:
-        await admin.close()
+                await _drop(admin, row["datname"])
 
 
 async def _drop_session(server_url: str, prefix: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
+    async with _connected(server_url) as admin:
         names = await admin.fetch(
             "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix.replace("_", "\\_") + "%"
         )
         for row in names:
-            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(row['datname'])} WITH (FORCE)")
-    finally:
-        await admin.close()
+            await _drop(admin, row["datname"])
 
 
 @contextmanager

@@ -1,8 +1,9 @@
-"""The one fixture layer that decides where the real broker and S3 come from.
+"""Where the real broker and S3 come from, for the tests, the benchmarks and anything else that
+needs a private pair of them.
 
 With a Docker engine: testcontainers (RabbitMQ and SeaweedFS containers). Without one (these
 machines): the local RabbitMQ (started if needed) and a private SeaweedFS on free loopback ports.
-Tests see the same ``Infra`` either way.
+Callers see the same ``Infra`` either way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import rabbit
+from devstack.containers import docker_unavailable_reason
 from devstack.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS, SeaweedPorts, weed_binary
 
 SEAWEED_IMAGE = "chrislusf/seaweedfs:4.48"
@@ -36,18 +38,6 @@ class Infra:
 
     def amqp_url(self, vhost: str) -> str:
         return rabbit.vhost_url(vhost, self.amqp_base_url)
-
-
-def docker_unavailable_reason() -> str | None:
-    """None when a Docker engine answers, else why not."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        client.ping()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means no engine
-        return f"no Docker engine answers ({type(exc).__name__}: {str(exc)[:120]})"
 
 
 @contextmanager
