@@ -15,7 +15,6 @@ import asyncio
 import enum
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -30,6 +29,7 @@ from aio_pika.abc import (
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
+from shared.retry import RetryPolicy as RetryPolicy  # re-exported: the services' wiring imports it from here
 
 EVENTS_EXCHANGE = "files.events"
 DEAD_LETTER_EXCHANGE = "files.dlx"
@@ -176,20 +176,12 @@ def delivery_count(message: AbstractIncomingMessage) -> int:
     return 1 if message.redelivered else 0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long a transient failure waits before its message is requeued: doubling per delivery,
-    so that the delivery limit spans a short outage instead of being spent in milliseconds."""
-
-    initial: float = 0.5
-    maximum: float = 10.0
-
-    def delay(self, deliveries: int) -> float:
-        return float(min(self.maximum, self.initial * 2 ** min(deliveries, 30)))
-
-
 class Consumer:
-    """Consumes one queue with explicit acks and tracks in-flight messages for a clean stop."""
+    """Consumes one queue with explicit acks and tracks in-flight messages for a clean stop.
+
+    A message to retry waits ``retry.delay(earlier deliveries)`` before it is requeued, so that the
+    delivery limit spans a short outage instead of being spent in milliseconds.
+    """
 
     def __init__(self, queue: AbstractQueue, handler: Handler, *, name: str, retry: RetryPolicy | None = None) -> None:
         self._queue = queue
