@@ -27,7 +27,7 @@ from aio_pika.abc import (
 )
 
 from shared.errors import Unavailable
-from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
+from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 from shared.retry import RetryPolicy as RetryPolicy  # re-exported: the services' wiring imports it from here
 
@@ -166,6 +166,27 @@ class Outcome(enum.Enum):
 
 
 Handler = Callable[[AbstractIncomingMessage], Awaitable[Outcome]]
+EventHandler = Callable[[ObjectEvent], Awaitable[Outcome]]
+
+
+def event_handler(handle: EventHandler, *, on_malformed: Callable[[], None] | None = None) -> Handler:
+    """A ``Consumer`` handler for ``files.events`` messages: parse the body and ``handle`` the event.
+
+    A body that is no event is dead-lettered at once (redelivering it cannot mend it), with a log
+    line; ``on_malformed`` is told, say to count it.
+    """
+
+    async def on_message(message: AbstractIncomingMessage) -> Outcome:
+        try:
+            event = ObjectEvent.from_json(message.body)
+        except MalformedEvent as exc:
+            log.warning("malformed event", error=str(exc), message_id=message.message_id)
+            if on_malformed is not None:
+                on_malformed()
+            return Outcome.DEAD_LETTER
+        return await handle(event)
+
+    return on_message
 
 
 def delivery_count(message: AbstractIncomingMessage) -> int:
