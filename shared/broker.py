@@ -15,7 +15,7 @@ import asyncio
 import enum
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import aio_pika
 from aio_pika.abc import (
@@ -255,6 +255,28 @@ class Consumer:
         if self._in_flight:
             log.info("waiting for in-flight messages", count=len(self._in_flight))
             await asyncio.wait(set(self._in_flight), timeout=timeout)
+
+
+class RpcCall(Protocol):
+    """The one signature of a request/reply call (``RpcClient.call`` implements it): publish ``body``
+    to ``routing_key`` and return the reply's body; ``TimeoutError`` after ``timeout`` seconds."""
+
+    async def __call__(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        timeout: float,
+        correlation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> bytes: ...
+
+
+class RpcCaller(Protocol):
+    """What a component that sends requests needs: an ``RpcClient``, or whatever hands one's ``call`` on."""
+
+    @property
+    def call(self) -> RpcCall: ...
 
 
 class RpcClient:
