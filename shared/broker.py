@@ -15,8 +15,7 @@ import asyncio
 import enum
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aio_pika
 from aio_pika.abc import (
@@ -28,8 +27,9 @@ from aio_pika.abc import (
 )
 
 from shared.errors import Unavailable
-from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
+from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
+from shared.retry import RetryPolicy as RetryPolicy  # re-exported: the services' wiring imports it from here
 
 EVENTS_EXCHANGE = "files.events"
 DEAD_LETTER_EXCHANGE = "files.dlx"
@@ -166,6 +166,27 @@ class Outcome(enum.Enum):
 
 
 Handler = Callable[[AbstractIncomingMessage], Awaitable[Outcome]]
+EventHandler = Callable[[ObjectEvent], Awaitable[Outcome]]
+
+
+def event_handler(handle: EventHandler, *, on_malformed: Callable[[], None] | None = None) -> Handler:
+    """A ``Consumer`` handler for ``files.events`` messages: parse the body and ``handle`` the event.
+
+    A body that is no event is dead-lettered at once (redelivering it cannot mend it), with a log
+    line; ``on_malformed`` is told, say to count it.
+    """
+
+    async def on_message(message: AbstractIncomingMessage) -> Outcome:
+        try:
+            event = ObjectEvent.from_json(message.body)
+        except MalformedEvent as exc:
+            log.warning("malformed event", error=str(exc), message_id=message.message_id)
+            if on_malformed is not None:
+                on_malformed()
+            return Outcome.DEAD_LETTER
+        return await handle(event)
+
+    return on_message
 
 
 def delivery_count(message: AbstractIncomingMessage) -> int:
@@ -176,20 +197,12 @@ def delivery_count(message: AbstractIncomingMessage) -> int:
     return 1 if message.redelivered else 0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long a transient failure waits before its message is requeued: doubling per delivery,
-    so that the delivery limit spans a short outage instead of being spent in milliseconds."""
-
-    initial: float = 0.5
-    maximum: float = 10.0
-
-    def delay(self, deliveries: int) -> float:
-        return float(min(self.maximum, self.initial * 2 ** min(deliveries, 30)))
-
-
 class Consumer:
-    """Consumes one queue with explicit acks and tracks in-flight messages for a clean stop."""
+    """Consumes one queue with explicit acks and tracks in-flight messages for a clean stop.
+
+    A message to retry waits ``retry.delay(earlier deliveries)`` before it is requeued, so that the
+    delivery limit spans a short outage instead of being spent in milliseconds.
+    """
 
     def __init__(self, queue: AbstractQueue, handler: Handler, *, name: str, retry: RetryPolicy | None = None) -> None:
         self._queue = queue
@@ -242,6 +255,28 @@ class Consumer:
         if self._in_flight:
             log.info("waiting for in-flight messages", count=len(self._in_flight))
             await asyncio.wait(set(self._in_flight), timeout=timeout)
+
+
+class RpcCall(Protocol):
+    """The one signature of a request/reply call (``RpcClient.call`` implements it): publish ``body``
+    to ``routing_key`` and return the reply's body; ``TimeoutError`` after ``timeout`` seconds."""
+
+    async def __call__(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        timeout: float,
+        correlation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> bytes: ...
+
+
+class RpcCaller(Protocol):
+    """What a component that sends requests needs: an ``RpcClient``, or whatever hands one's ``call`` on."""
+
+    @property
+    def call(self) -> RpcCall: ...
 
 
 class RpcClient:

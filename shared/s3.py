@@ -324,13 +324,6 @@ class ObjectStore:
             raise Unavailable("The object store did not answer.") from exc
         return str(resp.get("ETag", "")).strip('"')
 
-    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
-        """Drop an unfinished upload and its parts (a no-op for one that is gone)."""
-        try:
-            await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
-        except NotFound:
-            return
-
     def presigned_get(self, key: str, *, expires_in: int) -> str:
         url: str = self._presign.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in

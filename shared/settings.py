@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.geometry import DEFAULT_WIDTHS
+
 DEV_JWT_SECRET = "dev-secret"
 
 
@@ -67,7 +69,7 @@ class ServiceSettings(CommonSettings, HttpSettings):
 class WidthsMixin(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    image_widths: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [100, 300, 500, 750, 1000, 1500, 2500])
+    image_widths: Annotated[list[int], NoDecode] = Field(default_factory=lambda: list(DEFAULT_WIDTHS))
 
     @field_validator("image_widths", mode="before")
     @classmethod

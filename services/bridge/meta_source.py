@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from shared.errors import Unavailable
 from shared.events import MalformedEvent, ObjectEvent
 from shared.logging import bind_correlation_id, clear_context, get_logger, new_correlation_id
+from shared.retry import Backoff, RetryPolicy, Stopped
 
 from .checkpoint import CheckpointFile, initial_position, is_new, time_ago_arg
 from .metalog import Item, Malformed, MetaLogParser, Noise, Record
 from .metrics import Metrics
 from .normalize import BUCKETS_ROOT, meta_record_ts_ns, normalize_meta_record
-from .publisher import Publisher
+from .publisher import Publisher, publish_until_confirmed
 
 log = get_logger(__name__)
 
@@ -42,6 +43,10 @@ class TailConfig:
     stable_after: float = 10.0  # a run this long resets the backoff
     checkpoint_every: float = 1.0  # seconds between writes for records that published nothing
     stop_timeout: float = 5.0
+
+    @property
+    def backoff(self) -> RetryPolicy:
+        return RetryPolicy(self.backoff_initial, self.backoff_max)
 
     def command(self, time_ago: str) -> list[str]:
         return [
@@ -114,7 +119,7 @@ class MetaTailSource:
     # --- the tail process -----------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = self._config.backoff_initial
+        backoff = Backoff(self._config.backoff, self._stopping)
         first = True
         while not self._stopping.is_set():
             if not first:
@@ -123,16 +128,16 @@ class MetaTailSource:
             started = time.monotonic()
             try:
                 await self._run_once()
+            except Stopped:
+                return  # stopped while a publication was unconfirmed: its record is read again next time
             except Exception:  # whatever it was, the tail starts again from the checkpoint
                 log.exception("the metadata-log tail failed")
             if self._stopping.is_set():
                 return
             if time.monotonic() - started >= self._config.stable_after:
-                backoff = self._config.backoff_initial
-            log.warning("metadata-log tail ended; starting it again", in_seconds=round(backoff, 2))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
-            backoff = min(backoff * 2, self._config.backoff_max)
+                backoff.reset()
+            log.warning("metadata-log tail ended; starting it again", in_seconds=round(backoff.delay, 2))
+            await backoff.wait()
 
     async def _run_once(self) -> None:
         time_ago = time_ago_arg(self._position, now_ns=self._clock_ns(), margin_seconds=self._config.margin_seconds)
@@ -198,7 +203,7 @@ class MetaTailSource:
             return
         try:
             await self._handle_record(item)
-        except (asyncio.CancelledError, OSError):
+        except (asyncio.CancelledError, Stopped, OSError):
             raise  # stopping, or the checkpoint could not be written: the record is handled again
         except Exception as exc:  # a record that breaks the bridge must not stop the log forever
             self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
@@ -236,18 +241,18 @@ class MetaTailSource:
             await self._save()
 
     async def _publish_until_confirmed(self, events: list[ObjectEvent], ts_ns: int) -> None:
-        """Retry (with backoff) until the broker confirms: the log is not read further meanwhile."""
-        backoff = self._config.backoff_initial
+        """Retry (with backoff) until the broker confirms: the log is not read further meanwhile.
+        Raises ``Stopped`` when the source stops first."""
         correlation_id = bind_correlation_id(new_correlation_id())
         try:
-            while True:
-                try:
-                    await self._publisher.publish(events, correlation_id=correlation_id)
-                    return
-                except Unavailable as exc:
-                    log.warning("publish failed; retrying", error=str(exc), ts_ns=ts_ns, in_seconds=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._config.backoff_max)
+            await publish_until_confirmed(
+                self._publisher,
+                events,
+                correlation_id=correlation_id,
+                backoff=self._config.backoff,
+                stop=self._stopping,
+                ts_ns=ts_ns,
+            )
         finally:
             clear_context()
 

@@ -19,6 +19,7 @@ from shared.broker import (
 from shared.errors import Unavailable
 from shared.events import ObjectEvent
 from shared.logging import get_logger
+from shared.retry import RetryPolicy, retry
 
 from .metrics import Metrics
 
@@ -32,6 +33,30 @@ class Publisher(Protocol):
     async def publish(self, events: Sequence[ObjectEvent], *, correlation_id: str | None) -> None: ...
 
     async def dead_letter(self, body: bytes, *, reason: str, source: str) -> bool: ...
+
+
+async def publish_until_confirmed(
+    publisher: Publisher,
+    events: Sequence[ObjectEvent],
+    *,
+    correlation_id: str,
+    backoff: RetryPolicy,
+    stop: asyncio.Event,
+    **context: object,
+) -> None:
+    """Publish, retrying (with backoff) until the broker confirms; ``Stopped`` when ``stop`` is set
+    first. ``context`` goes into the log line of each failure."""
+
+    def failed(exc: Exception, in_seconds: float) -> None:
+        log.warning("publish failed; retrying", error=str(exc), in_seconds=in_seconds, **context)
+
+    await retry(
+        lambda: publisher.publish(events, correlation_id=correlation_id),
+        policy=backoff,
+        stop=stop,
+        retry_on=Unavailable,
+        on_failure=failed,
+    )
 
 
 class BrokerPublisher:

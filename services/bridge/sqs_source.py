@@ -23,10 +23,11 @@ from typing import Any, Protocol
 from shared.errors import Unavailable
 from shared.events import MalformedEvent, ObjectEvent
 from shared.logging import bind_correlation_id, clear_context, get_logger, new_correlation_id
+from shared.retry import Backoff, RetryPolicy, Stopped
 
 from .metrics import Metrics
 from .normalize import normalize_sqs_body
-from .publisher import Publisher
+from .publisher import Publisher, publish_until_confirmed
 
 log = get_logger(__name__)
 
@@ -49,6 +50,10 @@ class SqsConfig:
     max_messages: int = 10
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+
+    @property
+    def backoff(self) -> RetryPolicy:
+        return RetryPolicy(self.backoff_initial, self.backoff_max)
 
 
 class SqsSource:
@@ -93,15 +98,13 @@ class SqsSource:
     # --- the poll loop -------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = self._config.backoff_initial
+        backoff = Backoff(self._config.backoff, self._stopping)
         while not self._stopping.is_set():
             messages = await self._receive()
             if messages is None:  # failed: wait, then poll again
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
-                backoff = min(backoff * 2, self._config.backoff_max)
+                await backoff.wait()
                 continue
-            backoff = self._config.backoff_initial
+            backoff.reset()
             for message in messages:
                 if self._stopping.is_set():
                     break  # the rest become visible again after their visibility timeout
@@ -165,19 +168,18 @@ class SqsSource:
         Nothing else is received meanwhile, so a broker outage does not spend the receive counts
         of other messages (SQS's redrive policy would move them to its dead-letter queue).
         """
-        backoff = self._config.backoff_initial
-        while True:
-            try:
-                await self._publisher.publish(events, correlation_id=correlation_id)
-                return True
-            except Unavailable as exc:
-                log.warning("publish failed; retrying", error=str(exc), in_seconds=backoff)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
-            if self._stopping.is_set():
-                log.warning("stopping before the broker confirmed; the message stays in SQS")
-                return False
-            backoff = min(backoff * 2, self._config.backoff_max)
+        try:
+            await publish_until_confirmed(
+                self._publisher,
+                events,
+                correlation_id=correlation_id,
+                backoff=self._config.backoff,
+                stop=self._stopping,
+            )
+        except Stopped:
+            log.warning("stopping before the broker confirmed; the message stays in SQS")
+            return False
+        return True
 
     async def _park(self, message: Mapping[str, Any], text: str, *, reason: str) -> bool:
         self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from shared.broker import Outcome
+from shared.broker import Outcome, event_handler
 from shared.errors import Unavailable
-from shared.events import OBJECT_REMOVED, MalformedEvent, ObjectEvent
+from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import InvalidKey, is_variant_key, parse_original_key, variant_prefix
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
@@ -33,14 +33,15 @@ class CleanupHandler:
     def __init__(self, store: ObjectStore, *, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
+        self._on_message = event_handler(self._counted, on_malformed=self._malformed)
 
     async def __call__(self, message: AbstractIncomingMessage) -> Outcome:
-        try:
-            event = ObjectEvent.from_json(message.body)
-        except MalformedEvent as exc:
-            self._metrics.messages.labels(outcome="malformed").inc()
-            log.warning("malformed event", error=str(exc), message_id=message.message_id)
-            return Outcome.DEAD_LETTER
+        return await self._on_message(message)
+
+    def _malformed(self) -> None:
+        self._metrics.messages.labels(outcome="malformed").inc()
+
+    async def _counted(self, event: ObjectEvent) -> Outcome:
         outcome = await self.handle(event)
         self._metrics.messages.labels(outcome=outcome.value).inc()
         return outcome

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import ChannelPreconditionFailed
 
 from shared.broker import (
     RESIZE_QUEUE,
+    RpcCall,
     RpcClient,
     check_connection,
     connect,
@@ -79,18 +79,12 @@ class BrokerLink:
         self._connection = None
         self._rpc = None
 
-    async def call(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        timeout: float,
-        correlation_id: str | None = None,
-        headers: dict[str, Any] | None = None,
-    ) -> bytes:
+    @property
+    def call(self) -> RpcCall:
+        """The RPC client's ``call`` (so this link is an ``RpcCaller``); ``Unavailable`` before ``start``."""
         if self._rpc is None:
             raise Unavailable("Not connected to the broker.")
-        return await self._rpc.call(routing_key, body, timeout=timeout, correlation_id=correlation_id, headers=headers)
+        return self._rpc.call
 
     async def check(self) -> None:
         """Readiness: raise unless the connection is up."""

@@ -9,29 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
 
 from services.download.metrics import Metrics
-from shared.broker import RESIZE_QUEUE
+from shared.broker import RESIZE_QUEUE, RpcCaller
 from shared.errors import Internal, ResizeTimeout, ServiceError, Unavailable, error_from_code
 from shared.logging import get_logger
 from shared.messages import SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
 
 log = get_logger(__name__)
-
-
-class RpcCaller(Protocol):
-    """What the coordinator needs of ``shared.broker.RpcClient``."""
-
-    async def call(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        timeout: float,
-        correlation_id: str | None = None,
-        headers: dict[str, Any] | None = None,
-    ) -> bytes: ...
 
 
 class ResizeCoordinator:

@@ -12,7 +12,8 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from shared.broker import DELIVERY_LIMIT, Consumer, Outcome, RetryPolicy, connect, declare_work_queue
+from shared.broker import DELIVERY_LIMIT, Consumer, Outcome, connect, declare_work_queue
+from shared.retry import RetryPolicy
 
 
 @pytest.fixture

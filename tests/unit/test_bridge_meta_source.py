@@ -164,6 +164,20 @@ async def test_checkpoint_waits_for_the_broker(tmp_path: Path) -> None:
     assert [(e.type, e.key) for e in publisher.events] == [("object.removed", "abc/a.jpg")]
 
 
+async def test_a_record_unconfirmed_at_stop_is_read_again_next_time(tmp_path: Path) -> None:
+    publisher = RecordingPublisher(failures=1_000_000)
+    records = [record(NOW + 1 * S, "/buckets/files/abc", "a.jpg", removed=True)]
+    source, checkpoint, _ = make_source(tmp_path, publisher, fake_weed(tmp_path, records, linger=30))
+    checkpoint.save(NOW)
+    await source.start()
+    await wait_for(lambda: publisher.attempts >= 2)
+    await source.stop()
+    attempts = publisher.attempts
+    await asyncio.sleep(0.3)
+    assert publisher.attempts == attempts and publisher.events == []  # no retry after the stop
+    assert checkpoint.load() == NOW  # unconfirmed: the next start reads the record again
+
+
 async def test_tail_is_restarted_from_the_checkpoint_and_replays_nothing_twice(tmp_path: Path) -> None:
     publisher = RecordingPublisher()
     records = [record(NOW - 2 * S, "/buckets/files/abc", "a.jpg", removed=True)]

@@ -16,9 +16,9 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from services.gateway.catalog.sniff import check
 from services.gateway.catalog.store import PgCatalog
-from shared.broker import Outcome
+from shared.broker import Outcome, event_handler
 from shared.errors import NotFound, Unavailable
-from shared.events import OBJECT_REMOVED, MalformedEvent, ObjectEvent
+from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import is_variant_key
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
@@ -41,13 +41,12 @@ class CatalogEvents:
         self._catalog = catalog
         self._store = store
         self._sniff_bytes = sniff_bytes
+        self._on_message = event_handler(self._settle)
 
     async def __call__(self, message: AbstractIncomingMessage) -> Outcome:
-        try:
-            event = ObjectEvent.from_json(message.body)
-        except MalformedEvent as exc:
-            log.warning("malformed event", error=str(exc), message_id=message.message_id)
-            return Outcome.DEAD_LETTER
+        return await self._on_message(message)
+
+    async def _settle(self, event: ObjectEvent) -> Outcome:
         try:
             handled = await self.handle(event)
         except Unavailable as exc:
