@@ -29,7 +29,7 @@ from aio_pika.abc import (
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
-from shared.retry import RetryPolicy as RetryPolicy  # re-exported: the services' wiring imports it from here
+from shared.retry import RetryPolicy
 
 EVENTS_EXCHANGE = "files.events"
 DEAD_LETTER_EXCHANGE = "files.dlx"

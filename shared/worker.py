@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
 
-from shared.broker import Consumer, Handler, RetryPolicy, check_connection, connect
+from shared.broker import Consumer, Handler, check_connection, connect
 from shared.health import BackgroundServer
 from shared.logging import get_logger
+from shared.retry import RetryPolicy
 
 log = get_logger(__name__)
 

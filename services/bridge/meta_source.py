@@ -14,16 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.bridge.checkpoint import CheckpointFile, initial_position, is_new, time_ago_arg
+from services.bridge.metalog import Item, Malformed, MetaLogParser, Noise, Record
+from services.bridge.metrics import Metrics
+from services.bridge.normalize import BUCKETS_ROOT, meta_record_ts_ns, normalize_meta_record
+from services.bridge.publisher import Publisher, publish_until_confirmed
 from shared.errors import Unavailable
 from shared.events import MalformedEvent, ObjectEvent
 from shared.logging import bind_correlation_id, clear_context, get_logger, new_correlation_id
 from shared.retry import Backoff, RetryPolicy, Stopped
-
-from .checkpoint import CheckpointFile, initial_position, is_new, time_ago_arg
-from .metalog import Item, Malformed, MetaLogParser, Noise, Record
-from .metrics import Metrics
-from .normalize import BUCKETS_ROOT, meta_record_ts_ns, normalize_meta_record
-from .publisher import Publisher, publish_until_confirmed
 
 log = get_logger(__name__)
 

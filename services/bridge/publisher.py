@@ -8,6 +8,7 @@ from typing import Protocol
 
 from aio_pika.abc import AbstractRobustConnection
 
+from services.bridge.metrics import Metrics
 from shared.broker import (
     DeadLetterPublisher,
     EventPublisher,
@@ -20,8 +21,6 @@ from shared.errors import Unavailable
 from shared.events import ObjectEvent
 from shared.logging import get_logger
 from shared.retry import RetryPolicy, retry
-
-from .metrics import Metrics
 
 log = get_logger(__name__)
 

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from services.bridge.metrics import Metrics
+from services.bridge.normalize import normalize_sqs_body
+from services.bridge.publisher import Publisher, publish_until_confirmed
 from shared.errors import Unavailable
 from shared.events import MalformedEvent, ObjectEvent
 from shared.logging import bind_correlation_id, clear_context, get_logger, new_correlation_id
 from shared.retry import Backoff, RetryPolicy, Stopped
-
-from .metrics import Metrics
-from .normalize import normalize_sqs_body
-from .publisher import Publisher, publish_until_confirmed
 
 log = get_logger(__name__)
 

@@ -17,14 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.bridge.metrics import Metrics
+from services.bridge.normalize import normalize_s3_notification, normalize_seaweedfs_webhook
+from services.bridge.publisher import Publisher
 from shared.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
 from shared.events import MalformedEvent, ObjectEvent
 from shared.http import accepted_correlation_id
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
-
-from .metrics import Metrics
-from .normalize import normalize_s3_notification, normalize_seaweedfs_webhook
-from .publisher import Publisher
 
 log = get_logger(__name__)
 

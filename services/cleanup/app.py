@@ -7,8 +7,9 @@ from services.cleanup.handler import CleanupHandler
 from services.cleanup.metrics import Metrics
 from services.cleanup.settings import CleanupSettings
 from services.cleanup.sweep import Sweeper
-from shared.broker import RetryPolicy, declare_cleanup_queue
+from shared.broker import declare_cleanup_queue
 from shared.health import side_port
+from shared.retry import RetryPolicy
 from shared.s3 import ObjectStore
 from shared.worker import Periodic, QueueWorker, WorkerProcess, fixed
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from aio_pika.abc import AbstractIncomingMessage
 
+from services.cleanup.metrics import Metrics
 from shared.broker import Outcome, event_handler
 from shared.errors import Unavailable
 from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import InvalidKey, is_variant_key, parse_original_key, variant_prefix
 from shared.logging import get_logger
 from shared.s3 import ObjectStore
-
-from .metrics import Metrics
 
 log = get_logger(__name__)
 

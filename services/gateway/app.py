@@ -31,10 +31,11 @@ from services.gateway.query_limits import QueryLimits, limits_rule
 from services.gateway.schema import build_schema
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_service import UploadService
-from shared.broker import RetryPolicy, declare_catalog_queue
+from shared.broker import declare_catalog_queue
 from shared.health import health_routes
 from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
+from shared.retry import RetryPolicy
 from shared.s3 import ObjectStore
 from shared.worker import Periodic, QueueWorker, fixed
 

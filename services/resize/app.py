@@ -10,8 +10,9 @@ from aio_pika.abc import AbstractRobustConnection
 from services.resize.metrics import Metrics
 from services.resize.settings import ResizeSettings
 from services.resize.worker import Limits, ResizeWorker
-from shared.broker import RESIZE_QUEUE, Handler, RetryPolicy, declare_work_queue
+from shared.broker import RESIZE_QUEUE, Handler, declare_work_queue
 from shared.health import side_port
+from shared.retry import RetryPolicy
 from shared.s3 import ObjectStore
 from shared.worker import QueueWorker, WorkerProcess
 
