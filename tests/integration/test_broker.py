@@ -6,20 +6,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 
 import aio_pika
-import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from shared.broker import DELIVERY_LIMIT, Consumer, Outcome, RetryPolicy, connect, declare_work_queue
-
-
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await connect(amqp_url, name="test")
-    yield conn
-    await conn.close()
+from shared.broker import DELIVERY_LIMIT, Consumer, Outcome, RetryPolicy, declare_work_queue
 
 
 async def publish(connection: AbstractRobustConnection, queue: str, body: bytes) -> None:

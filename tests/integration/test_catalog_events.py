@@ -43,13 +43,6 @@ def png_bytes() -> bytes:
 
 
 @pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
 def gateway_settings(settings_for: Callable[..., Any], database_url: str) -> GatewaySettings:
     settings: GatewaySettings = settings_for(
         GatewaySettings,

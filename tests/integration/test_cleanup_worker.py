@@ -44,13 +44,6 @@ async def start_worker(settings_for: Callable[..., Any]) -> AsyncIterator[StartW
         await worker.stop()
 
 
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    yield conn
-    await conn.close()
-
-
 async def publish_removed(connection: AbstractRobustConnection, body: bytes) -> None:
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.get_exchange(EVENTS_EXCHANGE)

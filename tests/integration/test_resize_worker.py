@@ -43,15 +43,6 @@ async def worker(settings_for: Callable[..., Any]) -> AsyncIterator[ResizeServic
 
 
 @pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def rpc(connection: AbstractRobustConnection) -> RpcClient:
     return await RpcClient.create(connection)
 
