@@ -29,6 +29,7 @@ from shared.s3 import ObjectStore
 from tests.support.infra import Infra
 from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
+from tests.support.waiting import eventually
 
 StartBridge = Callable[..., Awaitable[InProcessServer]]
 
@@ -62,13 +63,14 @@ async def start_bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path:
 
 async def wait_ready(url: str, timeout: float = 20.0) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=5) as client:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
+
+        async def readyz() -> tuple[int, str]:
             response = await client.get("/readyz")
-            if response.status_code == 200:
-                return
-            assert asyncio.get_running_loop().time() < deadline, response.text
-            await asyncio.sleep(0.1)
+            return response.status_code, response.text
+
+        await eventually(
+            readyz, timeout, until=lambda answer: answer[0] == 200, interval=0.1, what=f"{url}/readyz to answer 200"
+        )
 
 
 @pytest.fixture
@@ -99,13 +101,7 @@ async def bridge_dead_queue(connection: AbstractRobustConnection) -> AbstractQue
 
 
 async def next_message(queue: AbstractQueue, timeout: float = 20.0) -> AbstractIncomingMessage:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
-            return message
-        assert asyncio.get_running_loop().time() < deadline, "no event arrived"
-        await asyncio.sleep(0.05)
+    return await eventually(lambda: queue.get(no_ack=True, fail=False), timeout, what=f"an event in {queue.name}")
 
 
 async def assert_no_more(queue: AbstractQueue, wait: float = 2.0) -> None:
@@ -115,10 +111,13 @@ async def assert_no_more(queue: AbstractQueue, wait: float = 2.0) -> None:
 
 
 async def wait_until_empty(store: ObjectStore, prefix: str, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await store.list_keys(prefix):
-        assert asyncio.get_running_loop().time() < deadline, f"{prefix} still has objects"
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: store.list_keys(prefix),
+        timeout,
+        until=lambda keys: not keys,
+        interval=0.1,
+        what=f"{prefix} to be empty",
+    )
 
 
 async def put_original_with_variants(store: ObjectStore, name: str) -> tuple[str, str]:

@@ -4,7 +4,6 @@ events, poison messages, and the expiry of pending records."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from shared.s3 import ObjectStore
 from tests.support.infra import Infra
 from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
+from tests.support.waiting import eventually
 
 HTML = b"<!doctype html><html><body><script>steal()</script></body></html>"
 
@@ -91,14 +91,10 @@ async def settled(
     runtime: CatalogRuntime, key: str, done: Callable[[FileRecord | None], bool], timeout: float = 10.0
 ) -> FileRecord | None:
     """Wait until the record of ``key`` (as the event side sees it) satisfies ``done``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        record = await runtime.catalog.find_by_key(key)
-        if done(record):
-            return record
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{key} did not settle; last seen {record}")
-        await asyncio.sleep(0.05)
+    record: FileRecord | None = await eventually(
+        lambda: runtime.catalog.find_by_key(key), timeout, until=done, what=f"{key} to settle"
+    )
+    return record
 
 
 async def processed_in_order(
@@ -288,10 +284,13 @@ async def bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path: Path)
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
-            for _ in range(200):
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(
+                lambda: client.get("/readyz"),
+                timeout=20,
+                until=lambda response: response.status_code == 200,
+                interval=0.1,
+                what="the bridge to be ready",
+            )
         yield server
     finally:
         await server.stop()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from shared.keys import new_file_id
 from shared.s3 import ObjectStore
 from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -41,15 +41,6 @@ async def _publish_removed(amqp_url: str, bucket: str, key: str) -> None:
         await EventPublisher(exchange).publish(event)
     finally:
         await connection.close()
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await condition():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def test_a_removal_event_evicts_the_file_and_its_variants(
@@ -77,5 +68,5 @@ async def test_a_removal_event_evicts_the_file_and_its_variants(
     async def gone() -> bool:
         return (await download.get(f"/files/{key}")).status_code == 404
 
-    assert await _until(gone), "the removal event did not evict the original"
+    await eventually(gone, timeout=5.0, what="the removal event to evict the original")
     assert (await download.get(f"/files/{key}?width=300")).status_code == 404

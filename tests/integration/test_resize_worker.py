@@ -22,6 +22,7 @@ from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore, make_client
 from tests.support.images import jpeg_bytes, photo
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 RPC_TIMEOUT = 30.0
 DEAD_QUEUE = f"{RESIZE_QUEUE}.dead"
@@ -61,18 +62,17 @@ async def put_jpeg(store: ObjectStore, width: int = 1200, height: int = 800, nam
 async def dead_letters(connection: AbstractRobustConnection, timeout: float = 15.0) -> list[bytes]:
     """Drain ``resize.requests.dead``, waiting up to ``timeout`` for the first message."""
     channel = await connection.channel()
-    queue = await channel.get_queue(DEAD_QUEUE, ensure=True)
-    bodies: list[bytes] = []
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
+    try:
+        queue = await channel.get_queue(DEAD_QUEUE, ensure=True)
+        first = await eventually(
+            lambda: queue.get(no_ack=True, fail=False), timeout, interval=0.2, what=f"a message in {DEAD_QUEUE}"
+        )
+        bodies = [first.body]
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
             bodies.append(message.body)
-            continue
-        if bodies or asyncio.get_running_loop().time() > deadline:
-            await channel.close()
-            return bodies
-        await asyncio.sleep(0.2)
+        return bodies
+    finally:
+        await channel.close()
 
 
 async def test_resizes_a_jpeg_and_stores_the_variant(
@@ -200,10 +200,7 @@ async def test_slow_resize_answers_timeout_then_stores_the_variant(
 
         assert (reply.status, reply.code) == ("error", "RESIZE_TIMEOUT")
         variant = f"variants/{key}/w300.png"
-        for _ in range(100):
-            if await store.head(variant) is not None:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: store.head(variant), timeout=10, interval=0.1, what=f"{variant} to be stored")
         later = await ask(rpc, key, 300, "png")
         assert (later.status, later.variant_key) == ("ok", variant)
     finally:

@@ -3,13 +3,14 @@
 ``eventually`` is the one polling loop of the tests: it calls ``check`` (sync or async) until the
 value satisfies ``until`` (by default: is truthy) and returns that value. When ``timeout`` seconds
 pass first, the test fails with what was awaited and the last value seen. ``eventually_blocking``
-is the same loop for the tests that are not coroutines (the end-to-end ones).
+is the same for the tests that are not coroutines (the end-to-end ones).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
@@ -94,13 +95,15 @@ def eventually_blocking(
     interval: float = 0.2,
     what: str | None = None,
 ) -> T:
-    """``eventually`` for a test that is not a coroutine: runs the same loop on a loop of its own."""
-    loop = asyncio.new_event_loop()
-    try:
-        result: T = loop.run_until_complete(eventually(check, timeout, until=until, interval=interval, what=what))
-        return result
-    finally:
-        loop.close()
+    """``eventually`` for a test that is not a coroutine (the check may block, or run a loop of its own)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if until(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(not_met(check, what, timeout, value))
+        time.sleep(interval)
 
 
 def not_met(check: Callable[[], Any], what: str | None, timeout: float, last: Any) -> str:

@@ -35,7 +35,7 @@ async def test_a_check_that_is_not_met_in_time_fails_with_what_and_the_last_valu
     assert str(failure.value).endswith("last value: False")
 
 
-def test_the_blocking_form_runs_the_same_loop() -> None:
+def test_the_blocking_form_waits_the_same_way() -> None:
     values = iter([[], [], ["done"]])
     assert eventually_blocking(lambda: next(values), timeout=5, interval=0.001) == ["done"]
     with pytest.raises(AssertionError, match="last value: 'not yet'"):
