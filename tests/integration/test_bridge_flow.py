@@ -24,7 +24,7 @@ from services.cleanup.settings import CleanupSettings
 from services.cleanup.worker import CleanupWorker
 from shared.broker import declare_dead_letter_queue, declare_events_exchange
 from shared.events import ObjectEvent
-from shared.keys import new_file_id
+from shared.keys import new_file_id, original_key, parse_original_key, variant_key, variant_prefix
 from shared.s3 import ObjectStore
 from tests.support.infra import Infra
 from tests.support.ports import free_port
@@ -125,7 +125,9 @@ async def put_original_with_variants(store: ObjectStore, name: str) -> tuple[str
     key = f"{file_id}/{name}"
     await store.put_bytes(key, b"original bytes", content_type="image/jpeg")
     for width in (100, 300):
-        await store.put_bytes(f"variants/{key}/w{width}.jpg", b"variant", content_type="image/jpeg")
+        await store.put_bytes(
+            str(variant_key(parse_original_key(key), width, "jpg")), b"variant", content_type="image/jpeg"
+        )
     return file_id, key
 
 
@@ -152,7 +154,7 @@ async def test_delete_original_removes_its_variants(
     assert (event.type, event.key) == ("object.removed", key)
     assert removed.message_id == event.message_id
 
-    await wait_until_empty(store, f"variants/{file_id}/")
+    await wait_until_empty(store, variant_prefix(file_id))
     # neither the variant uploads nor their deletion by the cleanup worker produced events
     await assert_no_more(events_queue)
 
@@ -232,7 +234,10 @@ async def test_webhook_source(
         unauthorized = await client.post("/events/seaweedfs", json=seaweed)
         assert unauthorized.status_code == 401
 
-        variant = {**seaweed, "key": f"/buckets/{store.bucket}/variants/{file_id}/p.jpg/w100.jpg"}
+        variant = {
+            **seaweed,
+            "key": f"/buckets/{store.bucket}/{variant_key(original_key(file_id, 'p.jpg'), 100, 'jpg')}",
+        }
         assert (await client.post("/events/seaweedfs", json=variant, headers=auth)).status_code == 204
         metrics = (await client.get("/metrics")).text
         assert 'bridge_events_published_total{type="object.removed"} 1.0' in metrics
@@ -251,4 +256,4 @@ async def test_a_removal_waits_for_a_cleanup_worker_that_has_never_run(
     removed = await next_message(cleanup)
     assert removed.routing_key == "object.removed"
     assert ObjectEvent.from_json(removed.body).key == key
-    assert await store.list_keys(f"variants/{file_id}/")  # nothing consumed it yet
+    assert await store.list_keys(variant_prefix(file_id))  # nothing consumed it yet

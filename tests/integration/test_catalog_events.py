@@ -26,7 +26,7 @@ from services.gateway.settings import GatewaySettings
 from shared.broker import CATALOG_QUEUE, EVENTS_EXCHANGE, EventPublisher
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
-from shared.keys import new_file_id
+from shared.keys import new_file_id, parse_original_key, variant_key
 from shared.s3 import ObjectStore
 from tests.support.infra import Infra
 from tests.support.ports import free_port
@@ -198,7 +198,7 @@ async def test_events_of_other_buckets_variants_and_unknown_keys_are_acknowledge
     await store.put_bytes(new.key, png_bytes(), content_type="image/png")
     await publish(OBJECT_CREATED, new.key, bucket="another-bucket")
     await publish(OBJECT_REMOVED, new.key, bucket="another-bucket")
-    await publish(OBJECT_REMOVED, f"variants/{new.key}/w100.png")
+    await publish(OBJECT_REMOVED, str(variant_key(parse_original_key(new.key), 100, "png")))
     await publish(OBJECT_CREATED, f"{new_file_id()}/stranger.png")
     await processed_in_order(runtime, store, publish)
     record = await runtime.catalog.find_by_key(new.key)

@@ -14,7 +14,7 @@ from services.download.app import build_app
 from services.download.settings import Settings
 from shared.broker import EventPublisher, declare_events_exchange
 from shared.events import OBJECT_REMOVED, ObjectEvent
-from shared.keys import new_file_id
+from shared.keys import new_file_id, parse_original_key, variant_key
 from shared.s3 import ObjectStore
 from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
@@ -48,7 +48,7 @@ async def test_a_removal_event_evicts_the_file_and_its_variants(
 ) -> None:
     file_id = new_file_id()
     key = f"{file_id}/photo.jpg"
-    variant = f"variants/{key}/w300.jpg"
+    variant = str(variant_key(parse_original_key(key), 300, "jpg"))
     await store.put_bytes(key, b"original", content_type="image/jpeg")
     await store.put_bytes(variant, b"variant-300", content_type="image/jpeg")
     first = await download.get(f"/files/{key}")

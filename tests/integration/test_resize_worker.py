@@ -17,7 +17,7 @@ from PIL import Image
 from services.resize.app import ResizeService
 from services.resize.settings import Settings
 from shared.broker import RESIZE_QUEUE, RpcClient
-from shared.keys import new_file_id
+from shared.keys import file_id_of, new_file_id, parse_original_key, variant_key, variant_prefix
 from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore, make_client
 from tests.support.images import jpeg_bytes, photo
@@ -83,7 +83,7 @@ async def test_resizes_a_jpeg_and_stores_the_variant(
     reply = await ask(rpc, key, 300)
 
     assert reply.status == "ok", reply
-    assert reply.variant_key == f"variants/{key}/w300.jpg"
+    assert reply.variant_key == str(variant_key(parse_original_key(key), 300, "jpg"))
     assert reply.content_type == "image/jpeg"
     info, data = await store.get_bytes(reply.variant_key)
     assert info.size == reply.size == len(data)
@@ -121,10 +121,12 @@ async def test_png_keeps_alpha_and_webp_is_made(worker: ResizeService, rpc: RpcC
     png, webp = await asyncio.gather(ask(rpc, key, 100, "png"), ask(rpc, key, 100, "webp"))
 
     assert png.status == webp.status == "ok"
-    assert (png.variant_key, webp.variant_key) == (f"variants/{key}/w100.png", f"variants/{key}/w100.webp")
+    original = parse_original_key(key)
+    assert png.variant_key == str(variant_key(original, 100, "png"))
+    assert webp.variant_key == str(variant_key(original, 100, "webp"))
     assert png.variant_key and webp.variant_key
-    for variant_key, fmt in ((png.variant_key, "PNG"), (webp.variant_key, "WEBP")):
-        _, data = await store.get_bytes(variant_key)
+    for stored, fmt in ((png.variant_key, "PNG"), (webp.variant_key, "WEBP")):
+        _, data = await store.get_bytes(stored)
         with Image.open(io.BytesIO(data)) as image:
             assert (image.format, image.mode, image.size) == (fmt, "RGBA", (100, 75))
 
@@ -145,7 +147,7 @@ async def test_refusals_are_answered_and_the_worker_keeps_serving(
     assert (missing.status, missing.code) == ("error", "NOT_FOUND")
     assert (not_ours.status, not_ours.code) == ("error", "BAD_REQUEST")
     assert good.status == "ok"
-    assert await store.list_keys(f"variants/{text_key.split('/')[0]}/") == []
+    assert await store.list_keys(variant_prefix(file_id_of(text_key))) == []
 
 
 async def test_limits_are_refusals(settings_for: Callable[..., Any], rpc: RpcClient, store: ObjectStore) -> None:
@@ -199,7 +201,7 @@ async def test_slow_resize_answers_timeout_then_stores_the_variant(
         reply = await ask(rpc, key, 300, "png")
 
         assert (reply.status, reply.code) == ("error", "RESIZE_TIMEOUT")
-        variant = f"variants/{key}/w300.png"
+        variant = str(variant_key(parse_original_key(key), 300, "png"))
         await eventually(lambda: store.head(variant), timeout=10, interval=0.1, what=f"{variant} to be stored")
         later = await ask(rpc, key, 300, "png")
         assert (later.status, later.variant_key) == ("ok", variant)
