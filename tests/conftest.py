@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from aio_pika.abc import AbstractRobustConnection
 
 from devstack.database import Database, provide_database
 from devstack.infra import Infra, provide_infra
 from devstack.seaweed import s3_client
+from shared.broker import connect
 from shared.s3 import ObjectStore
 from shared.settings import CommonSettings
 from tests.support.servers import InProcessServer
@@ -66,6 +68,16 @@ def amqp_url(infra: Infra) -> Iterator[str]:
         yield infra.amqp_url(vhost)
     finally:
         infra.delete_vhost(vhost)
+
+
+@pytest.fixture
+async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
+    """A robust broker connection to this test's vhost, closed afterwards."""
+    conn = await connect(amqp_url, name="test")
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from devstack.services import SERVICE_NAMES, StackPorts, stack_env
+from shared.settings import CommonSettings
 from tests.deploy.entrypoints import ROOT, build_settings, check_command, settings_classes
 from tests.deploy.manifests import tool
 
@@ -116,10 +119,19 @@ def test_settings_are_those_of_make_run(compose: dict[str, Any]) -> None:
 
 def test_each_service_starts_with_its_settings(compose: dict[str, Any]) -> None:
     """The compose environment builds every service's settings (a bad value would stop it at start)."""
-    for svc in ours(compose).values():
+    built: dict[str, list[BaseSettings]] = {}
+    for name, svc in ours(compose).items():
         env = {key: str(value) for key, value in svc["environment"].items()}
+        built[name] = []
         for cls in settings_classes(svc["command"][2]):
-            build_settings(cls, env)
+            try:
+                settings = build_settings(cls, env)
+            except ValidationError as exc:
+                pytest.fail(f"{name}: compose.yaml's environment does not make {cls.__name__}:\n{exc}")
+            assert isinstance(settings, CommonSettings), f"{name}: {cls.__name__}"
+            assert settings.amqp_url.get_secret_value() == env["AMQP_URL"], f"{name}: the broker is not compose's"
+            built[name].append(settings)
+    assert set(SERVICE_NAMES) <= built.keys() and all(built.values()), {n: len(s) for n, s in built.items()}
 
 
 def test_seaweedfs_notifies_the_bridge(compose: dict[str, Any]) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
 from PIL import Image
 
 from devstack.photos import jpeg_bytes, png_bytes
+from shared.keys import parse_original_key, variant_key, variant_prefix
 from tests.e2e.conftest import PRESIGN_EXPIRES, Stack
 from tests.support.images import huge_png_header
 from tests.support.tokens import token
@@ -42,7 +44,6 @@ mutation DeleteFile($id: ID!) {
 }
 """
 ALL = token("files:*")
-TRACE_ID = "e2e-trace-png-resize"
 
 
 def payload(stack: Stack, name: str, type_: str, size: int, *, tok: str = ALL) -> dict[str, Any]:
@@ -77,15 +78,6 @@ def get_file(stack: Stack, file_id: str) -> dict[str, Any]:
         "getFile"
     ]
     return result
-
-
-def wait_for(check: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def download(stack: Stack, key: str, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
@@ -127,8 +119,8 @@ def test_jpeg_upload_download_resize_delete(stack: Stack) -> None:
     assert resp.status_code == 200, resp.text
     img = Image.open(io.BytesIO(resp.content))
     assert img.format == "JPEG" and img.size == (300, 225)
-    variants = stack.object_keys(f"variants/{file['id']}/")
-    assert len(variants) == 1 and variants[0].endswith("/w300.jpg")
+    variants = stack.object_keys(variant_prefix(file["id"]))
+    assert variants == [str(variant_key(parse_original_key(key), 300, "jpg"))]
     assert resize_rpcs(stack) == before + 1
 
     # the second request is served from S3 without a new resize
@@ -140,14 +132,15 @@ def test_jpeg_upload_download_resize_delete(stack: Stack) -> None:
 
     # D: delete the original; the event chain removes every variant
     download(stack, key, width=1000)
-    assert len(stack.object_keys(f"variants/{file['id']}/")) == 2
+    assert len(stack.object_keys(variant_prefix(file["id"]))) == 2
     deleted = stack.graphql(DELETE_FILE, {"id": file["id"]}, token=ALL).json()
     assert deleted["data"]["fileManager"]["deleteFile"] == {"data": True, "error": None}
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and stack.object_keys(f"variants/{file['id']}/"):
-        time.sleep(0.2)
+    stack.eventually(
+        lambda: stack.object_keys(variant_prefix(file["id"])),
+        until=lambda keys: keys == [],
+        what="the variants to be deleted",
+    )
     assert stack.object_keys(file["id"] + "/") == []
-    assert stack.object_keys(f"variants/{file['id']}/") == [], stack.logs()
     gone = download(stack, key)
     assert gone.status_code == 404 and gone.headers["cache-control"] == "no-store"
     assert download(stack, key, width=300).status_code == 404
@@ -160,15 +153,14 @@ def test_an_upload_without_create_file_is_confirmed_by_the_object_stores_event(s
     file = result["data"]["file"]
     assert get_file(stack, file["id"])["error"]["code"] == "NOT_FOUND", "pending until the upload"
     assert post_form(result["data"]["data"], content).status_code == 204
-    confirmed = wait_for(lambda: get_file(stack, file["id"])["data"])
-    assert confirmed, stack.logs()
+    confirmed = stack.eventually(lambda: get_file(stack, file["id"])["data"], what="the upload to be confirmed")
     assert confirmed["size"] == len(content), "the size S3 reports, not the declared 1000"
     assert confirmed["name"] == "event.pdf"
 
     # removed behind the API's back: the object.removed event takes the record away
     stack.s3.delete_object(Bucket=stack.bucket, Key=file["key"])
-    gone = wait_for(lambda: get_file(stack, file["id"])["error"])
-    assert gone and gone["code"] == "NOT_FOUND", stack.logs()
+    gone = stack.eventually(lambda: get_file(stack, file["id"])["error"], what="the record to go")
+    assert gone["code"] == "NOT_FOUND", stack.logs()
 
 
 def test_content_that_contradicts_its_type_is_rejected_with_a_readable_reason(stack: Stack) -> None:
@@ -179,12 +171,11 @@ def test_content_that_contradicts_its_type_is_rejected_with_a_readable_reason(st
     file = result["data"]["file"]
     assert post_form(result["data"]["data"], page).status_code == 204
 
-    def rejected() -> dict[str, Any] | None:
-        error = get_file(stack, file["id"])["error"]
-        return error if error and (error["data"] or {}).get("status") == "rejected" else None
+    def rejected() -> dict[str, Any]:
+        error: dict[str, Any] = get_file(stack, file["id"])["error"] or {}
+        return error if (error.get("data") or {}).get("status") == "rejected" else {}
 
-    error = wait_for(rejected)
-    assert error, stack.logs()
+    error = stack.eventually(rejected, what="the upload to be rejected")
     assert error["code"] == "NOT_FOUND" and "image/png" in error["message"]
     assert stack.object_keys(file["id"] + "/") == [], "the object is deleted"
     data = {"key": file["key"], "name": file["name"], "size": file["size"], "type": file["type"]}
@@ -196,7 +187,7 @@ def test_content_that_contradicts_its_type_is_rejected_with_a_readable_reason(st
 def test_png_keeps_alpha(stack: Stack) -> None:
     original = png_bytes(900, 600)
     file = upload(stack, "logo.png", "image/png", original)
-    resp = download(stack, file["key"], headers={"x-correlation-id": TRACE_ID}, width=282)
+    resp = download(stack, file["key"], width=282)
     assert resp.status_code == 200, resp.text
     img = Image.open(io.BytesIO(resp.content))
     assert img.format == "PNG" and img.size == (300, 200) and img.mode == "RGBA"
@@ -263,19 +254,41 @@ def test_non_images_ignore_width(stack: Stack) -> None:
     assert resp.status_code == 200 and resp.content == b"%PDF-1.4 not much here"
 
 
-def test_zz_every_service_stops_cleanly_on_sigterm(stack: Stack) -> None:
-    """Runs last in this module: SIGTERM makes each process finish its work and exit 0."""
-    codes = {name: svc.stop() for name, svc in stack.services.items()}
-    assert codes == dict.fromkeys(stack.services, 0), stack.logs()
+def test_every_service_stops_cleanly_on_sigterm(own_stack: Stack) -> None:
+    """SIGTERM makes each process finish its work and exit 0 (on a stack of its own, so that the
+    one the other tests share stays up)."""
+    file = upload(own_stack, "last.jpg", "image/jpeg", jpeg_bytes(800, 600))
+    assert download(own_stack, file["key"], width=300).status_code == 200
+    codes = {name: svc.stop() for name, svc in own_stack.services.items()}
+    assert codes == dict.fromkeys(own_stack.services, 0), own_stack.logs()
 
 
-def test_zz_every_service_logged_json_lines_with_correlation_ids(stack: Stack) -> None:
-    for name, svc in stack.services.items():
-        assert svc.log_path is not None
-        lines = [line for line in svc.log_path.read_text().splitlines() if line.strip()]
-        records = [json.loads(line) for line in lines]  # every line is one JSON object
+def logged(stack: Stack, name: str) -> list[dict[str, Any]]:
+    """What a service has logged so far, one JSON object a line (a line being written is waited for)."""
+    path = stack.services[name].log_path
+    assert path is not None
+    text = stack.eventually(path.read_text, until=lambda t: t.endswith("\n"), what=f"{name}'s log to end a line")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_every_service_logs_json_lines_with_correlation_ids(stack: Stack) -> None:
+    trace_id = f"e2e-trace-{uuid.uuid4().hex}"
+    file = upload(stack, "traced.png", "image/png", png_bytes(900, 600))  # the bridge publishes its object.created
+    resp = download(stack, file["key"], headers={"x-correlation-id": trace_id}, width=282)
+    assert resp.status_code == 200, resp.text
+    deleted = stack.graphql(DELETE_FILE, {"id": file["id"]}, token=ALL).json()  # cleanup handles its object.removed
+    assert deleted["data"]["fileManager"]["deleteFile"] == {"data": True, "error": None}
+
+    def without_their_ids() -> list[str]:
+        """download and resize: the id of this one request, carried over AMQP to the worker."""
+        missing = []
+        for name in ("download", "resize", "cleanup", "bridge"):
+            ids = {r["correlation_id"] for r in logged(stack, name) if "correlation_id" in r}
+            if not ids or (name in ("download", "resize") and trace_id not in ids):
+                missing.append(name)
+        return missing
+
+    stack.eventually(without_their_ids, until=lambda names: not names, what="correlation ids in the logs")
+    for name in stack.services:
+        records = logged(stack, name)
         assert records and all(r["service"] == name and "event" in r and "level" in r for r in records)
-        if name in ("download", "resize", "cleanup", "bridge"):
-            assert any("correlation_id" in r for r in records), name
-        if name in ("download", "resize"):  # the id of one request, carried over AMQP to the worker
-            assert any(r.get("correlation_id") == TRACE_ID for r in records), name

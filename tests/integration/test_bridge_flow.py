@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
@@ -26,10 +25,11 @@ from services.cleanup.app import build as build_cleanup
 from services.cleanup.settings import CleanupSettings
 from shared.broker import declare_dead_letter_queue, declare_events_exchange
 from shared.events import ObjectEvent
-from shared.keys import new_file_id
+from shared.keys import new_file_id, original_key, parse_original_key, variant_key, variant_prefix
 from shared.s3 import ObjectStore
 from shared.worker import WorkerProcess
 from tests.support.servers import InProcessServer
+from tests.support.waiting import eventually
 
 StartBridge = Callable[..., Awaitable[InProcessServer]]
 
@@ -63,13 +63,14 @@ async def start_bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path:
 
 async def wait_ready(url: str, timeout: float = 20.0) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=5) as client:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
+
+        async def readyz() -> tuple[int, str]:
             response = await client.get("/readyz")
-            if response.status_code == 200:
-                return
-            assert asyncio.get_running_loop().time() < deadline, response.text
-            await asyncio.sleep(0.1)
+            return response.status_code, response.text
+
+        await eventually(
+            readyz, timeout, until=lambda answer: answer[0] == 200, interval=0.1, what=f"{url}/readyz to answer 200"
+        )
 
 
 @pytest.fixture
@@ -79,13 +80,6 @@ async def cleanup_worker(settings_for: Callable[..., Any]) -> AsyncIterator[Work
     await worker.start()
     yield worker
     await worker.stop()
-
-
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture
@@ -107,13 +101,7 @@ async def bridge_dead_queue(connection: AbstractRobustConnection) -> AbstractQue
 
 
 async def next_message(queue: AbstractQueue, timeout: float = 20.0) -> AbstractIncomingMessage:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
-            return message
-        assert asyncio.get_running_loop().time() < deadline, "no event arrived"
-        await asyncio.sleep(0.05)
+    return await eventually(lambda: queue.get(no_ack=True, fail=False), timeout, what=f"an event in {queue.name}")
 
 
 async def assert_no_more(queue: AbstractQueue, wait: float = 2.0) -> None:
@@ -123,10 +111,13 @@ async def assert_no_more(queue: AbstractQueue, wait: float = 2.0) -> None:
 
 
 async def wait_until_empty(store: ObjectStore, prefix: str, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await store.list_keys(prefix):
-        assert asyncio.get_running_loop().time() < deadline, f"{prefix} still has objects"
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: store.list_keys(prefix),
+        timeout,
+        until=lambda keys: not keys,
+        interval=0.1,
+        what=f"{prefix} to be empty",
+    )
 
 
 async def put_original_with_variants(store: ObjectStore, name: str) -> tuple[str, str]:
@@ -134,7 +125,9 @@ async def put_original_with_variants(store: ObjectStore, name: str) -> tuple[str
     key = f"{file_id}/{name}"
     await store.put_bytes(key, b"original bytes", content_type="image/jpeg")
     for width in (100, 300):
-        await store.put_bytes(f"variants/{key}/w{width}.jpg", b"variant", content_type="image/jpeg")
+        await store.put_bytes(
+            str(variant_key(parse_original_key(key), width, "jpg")), b"variant", content_type="image/jpeg"
+        )
     return file_id, key
 
 
@@ -161,7 +154,7 @@ async def test_delete_original_removes_its_variants(
     assert (event.type, event.key) == ("object.removed", key)
     assert removed.message_id == event.message_id
 
-    await wait_until_empty(store, f"variants/{file_id}/")
+    await wait_until_empty(store, variant_prefix(file_id))
     # neither the variant uploads nor their deletion by the cleanup worker produced events
     await assert_no_more(events_queue)
 
@@ -241,7 +234,10 @@ async def test_webhook_source(
         unauthorized = await client.post("/events/seaweedfs", json=seaweed)
         assert unauthorized.status_code == 401
 
-        variant = {**seaweed, "key": f"/buckets/{store.bucket}/variants/{file_id}/p.jpg/w100.jpg"}
+        variant = {
+            **seaweed,
+            "key": f"/buckets/{store.bucket}/{variant_key(original_key(file_id, 'p.jpg'), 100, 'jpg')}",
+        }
         assert (await client.post("/events/seaweedfs", json=variant, headers=auth)).status_code == 204
         metrics = (await client.get("/metrics")).text
         assert 'bridge_events_published_total{type="object.removed"} 1.0' in metrics
@@ -260,4 +256,4 @@ async def test_a_removal_waits_for_a_cleanup_worker_that_has_never_run(
     removed = await next_message(cleanup)
     assert removed.routing_key == "object.removed"
     assert ObjectEvent.from_json(removed.body).key == key
-    assert await store.list_keys(f"variants/{file_id}/")  # nothing consumed it yet
+    assert await store.list_keys(variant_prefix(file_id))  # nothing consumed it yet

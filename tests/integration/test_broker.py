@@ -6,21 +6,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 
 import aio_pika
-import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from shared.broker import DELIVERY_LIMIT, Consumer, Outcome, connect, declare_work_queue
+from shared.broker import DELIVERY_LIMIT, Consumer, Outcome, declare_work_queue
 from shared.retry import RetryPolicy
-
-
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await connect(amqp_url, name="test")
-    yield conn
-    await conn.close()
+from tests.support.waiting import eventually
 
 
 async def publish(connection: AbstractRobustConnection, queue: str, body: bytes) -> None:
@@ -29,15 +21,18 @@ async def publish(connection: AbstractRobustConnection, queue: str, body: bytes)
 
 
 async def dead_letters(connection: AbstractRobustConnection, queue: str, timeout: float = 10.0) -> list[bytes]:
+    """The first message dead-lettered from ``queue``, waiting up to ``timeout`` for it."""
     channel = await connection.channel()
     dead = await channel.get_queue(f"{queue}.dead")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = await dead.get(no_ack=True, fail=False)
-        if message is not None:
-            return [message.body]
-        await asyncio.sleep(0.05)
-    return []
+    message = await eventually(lambda: dead.get(no_ack=True, fail=False), timeout, what=f"a message in {queue}.dead")
+    return [message.body]
+
+
+async def no_dead_letters(connection: AbstractRobustConnection, queue: str, wait: float) -> None:
+    await asyncio.sleep(wait)
+    channel = await connection.channel()
+    message = await (await channel.get_queue(f"{queue}.dead")).get(no_ack=True, fail=False)
+    assert message is None, f"dead-lettered: {message.body!r}"
 
 
 async def test_a_message_that_keeps_failing_is_retried_with_growing_waits_then_dead_lettered(
@@ -98,4 +93,4 @@ async def test_stop_finishes_and_acks_the_message_in_hand(connection: AbstractRo
     assert done == [b"job"]
     check = await connection.channel()
     assert (await check.declare_queue("work", passive=True)).declaration_result.message_count == 0
-    assert await dead_letters(connection, "work", timeout=0.3) == []
+    await no_dead_letters(connection, "work", wait=0.3)

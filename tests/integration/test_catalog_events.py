@@ -4,7 +4,6 @@ events, poison messages, and the expiry of pending records."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -30,9 +29,10 @@ from services.gateway.settings import GatewaySettings
 from shared.broker import CATALOG_QUEUE, EVENTS_EXCHANGE, EventPublisher
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
-from shared.keys import new_file_id
+from shared.keys import new_file_id, parse_original_key, variant_key
 from shared.s3 import ObjectStore
 from tests.support.servers import InProcessServer
+from tests.support.waiting import eventually
 
 HTML = b"<!doctype html><html><body><script>steal()</script></body></html>"
 
@@ -41,13 +41,6 @@ def png_bytes() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), "blue").save(buf, "PNG")
     return buf.getvalue()
-
-
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture
@@ -103,14 +96,10 @@ async def settled(
     runtime: CatalogService, key: str, done: Callable[[FileRecord | None], bool], timeout: float = 10.0
 ) -> FileRecord | None:
     """Wait until the record of ``key`` (as the event side sees it) satisfies ``done``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        record = await runtime.catalog.find_by_key(key)
-        if done(record):
-            return record
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{key} did not settle; last seen {record}")
-        await asyncio.sleep(0.05)
+    record: FileRecord | None = await eventually(
+        lambda: runtime.catalog.find_by_key(key), timeout, until=done, what=f"{key} to settle"
+    )
+    return record
 
 
 async def processed_in_order(
@@ -214,7 +203,7 @@ async def test_events_of_other_buckets_variants_and_unknown_keys_are_acknowledge
     await store.put_bytes(new.key, png_bytes(), content_type="image/png")
     await publish(OBJECT_CREATED, new.key, bucket="another-bucket")
     await publish(OBJECT_REMOVED, new.key, bucket="another-bucket")
-    await publish(OBJECT_REMOVED, f"variants/{new.key}/w100.png")
+    await publish(OBJECT_REMOVED, str(variant_key(parse_original_key(new.key), 100, "png")))
     await publish(OBJECT_CREATED, f"{new_file_id()}/stranger.png")
     await processed_in_order(runtime, store, publish)
     record = await runtime.catalog.find_by_key(new.key)
@@ -302,10 +291,13 @@ async def bridge(settings_for: Callable[..., Any], infra: Infra, tmp_path: Path)
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
-            for _ in range(200):
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(
+                lambda: client.get("/readyz"),
+                timeout=20,
+                until=lambda response: response.status_code == 200,
+                interval=0.1,
+                what="the bridge to be ready",
+            )
         yield server
     finally:
         await server.stop()

@@ -18,7 +18,7 @@ from services.cleanup.settings import CleanupSettings
 from services.cleanup.sweep import Sweeper
 from shared.broker import EVENTS_EXCHANGE
 from shared.events import ObjectEvent
-from shared.keys import new_file_id
+from shared.keys import file_id_of, new_file_id, parse_original_key, variant_key, variant_prefix
 from shared.s3 import ObjectStore
 from shared.worker import WorkerProcess
 from tests.support.waiting import eventually
@@ -42,13 +42,6 @@ async def start_worker(settings_for: Callable[..., Any]) -> AsyncIterator[StartW
     yield start
     for worker in workers:
         await worker.stop()
-
-
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    yield conn
-    await conn.close()
 
 
 async def publish_removed(connection: AbstractRobustConnection, body: bytes) -> None:
@@ -75,7 +68,7 @@ def removed_event(bucket: str, key: str) -> bytes:
 
 async def put_variants(store: ObjectStore, key: str) -> None:
     for width in (100, 300, 500):
-        await store.put_bytes(f"variants/{key}/w{width}.jpg", b"v", content_type="image/jpeg")
+        await store.put_bytes(str(variant_key(parse_original_key(key), width, "jpg")), b"v", content_type="image/jpeg")
 
 
 async def test_removed_event_deletes_variants_and_is_idempotent(
@@ -89,7 +82,7 @@ async def test_removed_event_deletes_variants_and_is_idempotent(
     await put_variants(store, other)
 
     await publish_removed(connection, removed_event(store.bucket, key))
-    await eventually(lambda: _empty(store, f"variants/{file_id}/"))
+    await eventually(lambda: _empty(store, variant_prefix(file_id)))
     await publish_removed(connection, removed_event(store.bucket, key))  # a duplicate: nothing to do
 
     async with httpx.AsyncClient(base_url=url, timeout=5) as client:
@@ -102,7 +95,7 @@ async def test_removed_event_deletes_variants_and_is_idempotent(
         await eventually(acked_twice)
         metrics = (await client.get("/metrics")).text
     assert 'cleanup_variants_deleted_total{via="event"} 3.0' in metrics
-    assert len(await store.list_keys(f"variants/{other}/")) == 3
+    assert len(await store.list_keys(variant_prefix(file_id_of(other)))) == 3
 
 
 async def test_removed_event_keeps_variants_of_an_original_that_still_exists(
@@ -119,7 +112,7 @@ async def test_removed_event_keeps_variants_of_an_original_that_still_exists(
             return 'cleanup_messages_total{outcome="ack"} 1.0' in (await client.get("/metrics")).text
 
         await eventually(acked)
-    assert len(await store.list_keys(f"variants/{key}/")) == 3
+    assert len(await store.list_keys(variant_prefix(file_id_of(key)))) == 3
 
 
 async def test_malformed_message_is_dead_lettered_and_the_worker_goes_on(
@@ -142,7 +135,7 @@ async def test_malformed_message_is_dead_lettered_and_the_worker_goes_on(
     key = f"{new_file_id()}/after.jpg"
     await put_variants(store, key)
     await publish_removed(connection, removed_event(store.bucket, key))
-    await eventually(lambda: _empty(store, f"variants/{key}/"))
+    await eventually(lambda: _empty(store, variant_prefix(file_id_of(key))))
 
 
 async def test_sweep_deletes_orphan_variants_only(start_worker: StartWorker, store: ObjectStore) -> None:
@@ -156,12 +149,12 @@ async def test_sweep_deletes_orphan_variants_only(start_worker: StartWorker, sto
     # within the grace period nothing is touched
     young = await Sweeper(store, grace_seconds=3600, metrics=Metrics()).run_once()
     assert (young.orphans, young.too_young, young.deleted) == (1, 1, 0)
-    assert len(await store.list_keys(f"variants/{orphan}/")) == 3
+    assert len(await store.list_keys(variant_prefix(file_id_of(orphan)))) == 3
 
     # the worker's own periodic sweep, with no grace, takes the orphan and leaves the rest
     await start_worker(sweep_interval=0.5, sweep_grace=0)
-    await eventually(lambda: _empty(store, f"variants/{orphan}/"))
-    assert len(await store.list_keys(f"variants/{kept}/")) == 3
+    await eventually(lambda: _empty(store, variant_prefix(file_id_of(orphan))))
+    assert len(await store.list_keys(variant_prefix(file_id_of(kept)))) == 3
     assert len(await store.list_keys("variants/not-an-id/")) == 1
 
 

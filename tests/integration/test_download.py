@@ -21,7 +21,7 @@ from services.download.app import build
 from services.download.content_safety import SVG_POLICY
 from services.download.settings import DownloadSettings
 from shared.broker import RESIZE_QUEUE, Consumer, Outcome, declare_work_queue, reply
-from shared.keys import new_file_id
+from shared.keys import new_file_id, parse_original_key, variant_key
 from shared.messages import EXTENSIONS, FORMATS, ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
 from tests.support.servers import InProcessServer
@@ -54,7 +54,7 @@ def _original(name: str) -> str:
 
 
 def _variant(key: str, width: int, ext: str) -> str:
-    return f"variants/{key}/w{width}.{ext}"
+    return str(variant_key(parse_original_key(key), width, ext))
 
 
 async def _metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
@@ -400,9 +400,7 @@ class FakeResizer:
                 answer = ResizeReply.error(*self._error)
             else:
                 _, original = await self._store.get_bytes(request.key)
-                file_id, name = request.key.split("/", 1)
-                ext = EXTENSIONS[request.format]
-                target = f"variants/{file_id}/{name}/w{request.width}.{ext}"
+                target = str(variant_key(parse_original_key(request.key), request.width, EXTENSIONS[request.format]))
                 body = f"w{request.width}:".encode() + original
                 await self._store.put_bytes(target, body, content_type=FORMATS[request.format])
                 answer = ResizeReply.ok(target, FORMATS[request.format], len(body))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,9 +15,10 @@ from services.download.app import build
 from services.download.settings import DownloadSettings
 from shared.broker import EventPublisher, declare_events_exchange
 from shared.events import OBJECT_REMOVED, ObjectEvent
-from shared.keys import new_file_id
+from shared.keys import new_file_id, parse_original_key, variant_key
 from shared.s3 import ObjectStore
 from tests.support.servers import InProcessServer
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -43,21 +43,12 @@ async def _publish_removed(amqp_url: str, bucket: str, key: str) -> None:
         await connection.close()
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await condition():
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 async def test_a_removal_event_evicts_the_file_and_its_variants(
     download: httpx.AsyncClient, store: ObjectStore, amqp_url: str, bucket: str
 ) -> None:
     file_id = new_file_id()
     key = f"{file_id}/photo.jpg"
-    variant = f"variants/{key}/w300.jpg"
+    variant = str(variant_key(parse_original_key(key), 300, "jpg"))
     await store.put_bytes(key, b"original", content_type="image/jpeg")
     await store.put_bytes(variant, b"variant-300", content_type="image/jpeg")
     first = await download.get(f"/files/{key}")
@@ -77,5 +68,5 @@ async def test_a_removal_event_evicts_the_file_and_its_variants(
     async def gone() -> bool:
         return (await download.get(f"/files/{key}")).status_code == 404
 
-    assert await _until(gone), "the removal event did not evict the original"
+    await eventually(gone, timeout=5.0, what="the removal event to evict the original")
     assert (await download.get(f"/files/{key}?width=300")).status_code == 404

@@ -20,7 +20,7 @@ from services.download.app import build
 from services.download.settings import DownloadSettings
 from services.resize.app import build as build_resize
 from services.resize.settings import ResizeSettings
-from shared.keys import new_file_id
+from shared.keys import file_id_of, new_file_id, parse_original_key, variant_key, variant_prefix
 from shared.s3 import ObjectStore
 from tests.support.servers import InProcessServer
 
@@ -106,7 +106,7 @@ async def test_format_parameter_converts_and_is_its_own_variant(
     assert mean_difference(image, REFERENCE_300) < 6.0
     # Stored beside the JPEG variant, not instead of it: the format is part of the variant key.
     ext = {"webp": "webp", "avif": "avif", "png": "png"}[fmt]
-    assert await store.head(f"variants/{key}/w300.{ext}") is not None
+    assert await store.head(str(variant_key(parse_original_key(key), 300, ext))) is not None
     plain = await client.get(f"/files/{key}", params={"width": 300})
     assert plain.headers["content-type"] == "image/jpeg" and opened(plain).format == "JPEG"
 
@@ -190,4 +190,4 @@ async def test_gif_and_svg_are_passed_through_unchanged(
         assert resp.status_code == 200, (params, resp.text)
         assert resp.content == data  # the very bytes: never rasterised
         assert resp.headers["content-type"] == content_type
-    assert await store.list_keys(f"variants/{key.split('/')[0]}/") == []
+    assert await store.list_keys(variant_prefix(file_id_of(key))) == []

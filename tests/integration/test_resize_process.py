@@ -21,6 +21,7 @@ from shared.broker import RESIZE_QUEUE, RpcClient
 from shared.keys import new_file_id
 from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
+from tests.support.waiting import eventually
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 6
@@ -57,28 +58,34 @@ def process(service_env: dict[str, str], side_port: int) -> Iterator[subprocess.
 
 
 async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        while asyncio.get_running_loop().time() < deadline:
+
+        async def readyz() -> int | str:
             assert proc.poll() is None, "the worker exited during start"
             try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError("the worker never became ready")
+                return (await http.get("/readyz")).status_code
+            except httpx.TransportError as exc:
+                return repr(exc)
+
+        await eventually(
+            readyz, timeout, until=lambda answer: answer == 200, interval=0.2, what="the worker to be ready"
+        )
 
 
 async def wait_busy(port: int, timeout: float = 20.0) -> None:
     """Until the worker is in the middle of a request (so SIGTERM finds work in hand)."""
-    deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        while asyncio.get_running_loop().time() < deadline:
-            if "resize_jobs_in_progress 1.0" in (await http.get("/metrics")).text:
-                return
-            await asyncio.sleep(0.01)
-    raise AssertionError("the worker never took the next request")
+
+        async def metrics() -> str:
+            return (await http.get("/metrics")).text
+
+        await eventually(
+            metrics,
+            timeout,
+            until=lambda text: "resize_jobs_in_progress 1.0" in text,
+            interval=0.01,
+            what="the worker to take the next request",
+        )
 
 
 async def test_serves_then_drains_and_exits_on_sigterm(

@@ -21,10 +21,11 @@ from services.resize.app import build
 from services.resize.metrics import Metrics
 from services.resize.settings import ResizeSettings
 from shared.broker import RESIZE_QUEUE, RpcClient
-from shared.keys import new_file_id
+from shared.keys import file_id_of, new_file_id, parse_original_key, variant_key, variant_prefix
 from shared.messages import ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore, make_client
 from shared.worker import WorkerProcess
+from tests.support.waiting import eventually
 
 RPC_TIMEOUT = 30.0
 DEAD_QUEUE = f"{RESIZE_QUEUE}.dead"
@@ -59,15 +60,6 @@ async def worker(settings_for: Callable[..., Any]) -> AsyncIterator[RunningWorke
 
 
 @pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def rpc(connection: AbstractRobustConnection) -> RpcClient:
     return await RpcClient.create(connection)
 
@@ -86,18 +78,17 @@ async def put_jpeg(store: ObjectStore, width: int = 1200, height: int = 800, nam
 async def dead_letters(connection: AbstractRobustConnection, timeout: float = 15.0) -> list[bytes]:
     """Drain ``resize.requests.dead``, waiting up to ``timeout`` for the first message."""
     channel = await connection.channel()
-    queue = await channel.get_queue(DEAD_QUEUE, ensure=True)
-    bodies: list[bytes] = []
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
+    try:
+        queue = await channel.get_queue(DEAD_QUEUE, ensure=True)
+        first = await eventually(
+            lambda: queue.get(no_ack=True, fail=False), timeout, interval=0.2, what=f"a message in {DEAD_QUEUE}"
+        )
+        bodies = [first.body]
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
             bodies.append(message.body)
-            continue
-        if bodies or asyncio.get_running_loop().time() > deadline:
-            await channel.close()
-            return bodies
-        await asyncio.sleep(0.2)
+        return bodies
+    finally:
+        await channel.close()
 
 
 async def test_resizes_a_jpeg_and_stores_the_variant(
@@ -108,7 +99,7 @@ async def test_resizes_a_jpeg_and_stores_the_variant(
     reply = await ask(rpc, key, 300)
 
     assert reply.status == "ok", reply
-    assert reply.variant_key == f"variants/{key}/w300.jpg"
+    assert reply.variant_key == str(variant_key(parse_original_key(key), 300, "jpg"))
     assert reply.content_type == "image/jpeg"
     info, data = await store.get_bytes(reply.variant_key)
     assert info.size == reply.size == len(data)
@@ -146,10 +137,12 @@ async def test_png_keeps_alpha_and_webp_is_made(worker: RunningWorker, rpc: RpcC
     png, webp = await asyncio.gather(ask(rpc, key, 100, "png"), ask(rpc, key, 100, "webp"))
 
     assert png.status == webp.status == "ok"
-    assert (png.variant_key, webp.variant_key) == (f"variants/{key}/w100.png", f"variants/{key}/w100.webp")
+    original = parse_original_key(key)
+    assert png.variant_key == str(variant_key(original, 100, "png"))
+    assert webp.variant_key == str(variant_key(original, 100, "webp"))
     assert png.variant_key and webp.variant_key
-    for variant_key, fmt in ((png.variant_key, "PNG"), (webp.variant_key, "WEBP")):
-        _, data = await store.get_bytes(variant_key)
+    for stored, fmt in ((png.variant_key, "PNG"), (webp.variant_key, "WEBP")):
+        _, data = await store.get_bytes(stored)
         with Image.open(io.BytesIO(data)) as image:
             assert (image.format, image.mode, image.size) == (fmt, "RGBA", (100, 75))
 
@@ -170,7 +163,7 @@ async def test_refusals_are_answered_and_the_worker_keeps_serving(
     assert (missing.status, missing.code) == ("error", "NOT_FOUND")
     assert (not_ours.status, not_ours.code) == ("error", "BAD_REQUEST")
     assert good.status == "ok"
-    assert await store.list_keys(f"variants/{text_key.split('/')[0]}/") == []
+    assert await store.list_keys(variant_prefix(file_id_of(text_key))) == []
 
 
 async def test_limits_are_refusals(settings_for: Callable[..., Any], rpc: RpcClient, store: ObjectStore) -> None:
@@ -224,11 +217,8 @@ async def test_slow_resize_answers_timeout_then_stores_the_variant(
         reply = await ask(rpc, key, 300, "png")
 
         assert (reply.status, reply.code) == ("error", "RESIZE_TIMEOUT")
-        variant = f"variants/{key}/w300.png"
-        for _ in range(100):
-            if await store.head(variant) is not None:
-                break
-            await asyncio.sleep(0.1)
+        variant = str(variant_key(parse_original_key(key), 300, "png"))
+        await eventually(lambda: store.head(variant), timeout=10, interval=0.1, what=f"{variant} to be stored")
         later = await ask(rpc, key, 300, "png")
         assert (later.status, later.variant_key) == ("ok", variant)
     finally:

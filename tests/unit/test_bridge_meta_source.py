@@ -16,6 +16,7 @@ from services.bridge.meta_source import MetaTailSource, TailConfig
 from services.bridge.metrics import Metrics
 from shared.errors import Unavailable
 from shared.events import ObjectEvent
+from tests.support.waiting import eventually
 
 S = 1_000_000_000
 NOW = 1_795_556_000 * S
@@ -100,14 +101,6 @@ def make_source(
     return source, checkpoint, metrics
 
 
-async def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 RECORDS = [
     record(NOW - 3 * S, "/buckets/files/abc", "old.jpg", removed=True),  # before the checkpoint
     record(NOW + 1 * S, "/buckets/files/abc", "a.jpg"),
@@ -123,7 +116,7 @@ async def test_publishes_new_records_then_checkpoints(tmp_path: Path) -> None:
     checkpoint.save(NOW - 1 * S)
     await source.start()
     try:
-        await wait_for(lambda: source.position == NOW + 4 * S)
+        await eventually(lambda: source.position == NOW + 4 * S, timeout=10)
         await source.check()  # the tail is running
     finally:
         await source.stop()
@@ -154,10 +147,10 @@ async def test_checkpoint_waits_for_the_broker(tmp_path: Path) -> None:
     checkpoint.save(NOW)
     await source.start()
     try:
-        await wait_for(lambda: publisher.attempts >= 2)
+        await eventually(lambda: publisher.attempts >= 2, timeout=10)
         assert checkpoint.load() == NOW  # not confirmed yet: the position has not moved
-        await wait_for(lambda: len(publisher.events) == 1)
-        await wait_for(lambda: checkpoint.load() == NOW + 1 * S)
+        await eventually(lambda: len(publisher.events) == 1, timeout=10)
+        await eventually(lambda: checkpoint.load() == NOW + 1 * S, timeout=10)
     finally:
         await source.stop()
     assert publisher.attempts == 4
@@ -170,7 +163,7 @@ async def test_a_record_unconfirmed_at_stop_is_read_again_next_time(tmp_path: Pa
     source, checkpoint, _ = make_source(tmp_path, publisher, fake_weed(tmp_path, records, linger=30))
     checkpoint.save(NOW)
     await source.start()
-    await wait_for(lambda: publisher.attempts >= 2)
+    await eventually(lambda: publisher.attempts >= 2, timeout=10)
     await source.stop()
     attempts = publisher.attempts
     await asyncio.sleep(0.3)
@@ -185,7 +178,7 @@ async def test_tail_is_restarted_from_the_checkpoint_and_replays_nothing_twice(t
     checkpoint.save(NOW - 3 * S)
     await source.start()
     try:
-        await wait_for(lambda: len(calls(tmp_path)) >= 3)
+        await eventually(lambda: len(calls(tmp_path)) >= 3, timeout=10)
     finally:
         await source.stop()
     # every run printed the same record; only the first publication happened
@@ -205,7 +198,7 @@ async def test_malformed_records_are_dead_lettered_and_the_log_goes_on(tmp_path:
     checkpoint.save(NOW)
     await source.start()
     try:
-        await wait_for(lambda: source.position == NOW + 2 * S)
+        await eventually(lambda: source.position == NOW + 2 * S, timeout=10)
     finally:
         await source.stop()
     assert [(e.type, e.key) for e in publisher.events] == [("object.created", "abc/b.jpg")]
@@ -232,7 +225,7 @@ async def test_a_record_that_breaks_handling_is_dead_lettered_and_the_log_goes_o
     checkpoint.save(NOW)
     await source.start()
     try:
-        await wait_for(lambda: source.position == NOW + 2 * S)
+        await eventually(lambda: source.position == NOW + 2 * S, timeout=10)
         await source.check()
     finally:
         await source.stop()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from services.bridge.sqs_source import SqsConfig, SqsSource
 from shared.errors import Unavailable
 from shared.events import ObjectEvent
 from tests.support.sqs import QUEUE_URL, MemorySqs
+from tests.support.waiting import eventually
 
 BUCKET = "files"
 
@@ -58,14 +58,6 @@ def source_for(sqs: MemorySqs, publisher: RecordingPublisher) -> tuple[SqsSource
     return SqsSource(sqs, config, publisher=publisher, metrics=metrics), metrics
 
 
-async def wait_for(condition: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_publishes_then_deletes_each_message() -> None:
     sqs, publisher = MemorySqs(), RecordingPublisher()
     sqs.send(s3_event("ObjectCreated:Put", "abc/photo+1.jpg"))
@@ -73,7 +65,7 @@ async def test_publishes_then_deletes_each_message() -> None:
     source, _ = source_for(sqs, publisher)
     await source.start()
     try:
-        await wait_for(lambda: not sqs.messages)
+        await eventually(lambda: not sqs.messages, timeout=5)
         await source.check()
     finally:
         await source.stop()
@@ -113,7 +105,7 @@ async def test_a_message_unconfirmed_at_stop_stays_in_sqs() -> None:
     sqs.send(s3_event("ObjectRemoved:Delete", "abc/a.jpg"))
     source, _ = source_for(sqs, publisher)
     await source.start()
-    await wait_for(lambda: publisher.attempts >= 2)
+    await eventually(lambda: publisher.attempts >= 2, timeout=5)
     await source.stop()
     assert publisher.events == [] and len(sqs.messages) == 1
     sqs.expire_visibility()  # SQS shows it again to the next bridge
@@ -163,12 +155,12 @@ async def test_receive_failures_are_retried_and_reported_by_readiness() -> None:
     source, _ = source_for(sqs, publisher)
     await source.start()
     try:
-        await wait_for(lambda: len(sqs.receive_calls) >= 3)
+        await eventually(lambda: len(sqs.receive_calls) >= 3, timeout=5)
         with pytest.raises(Unavailable):
             await source.check()
         sqs.fail_receives = 0  # SQS answers again
-        await wait_for(lambda: not sqs.messages)
-        await wait_for(lambda: len(sqs.receive_calls) > 0 and sqs.fail_receives == 0)
+        await eventually(lambda: not sqs.messages, timeout=5)
+        await eventually(lambda: len(sqs.receive_calls) > 0 and sqs.fail_receives == 0, timeout=5)
         await source.check()
     finally:
         await source.stop()
@@ -198,7 +190,7 @@ async def test_stop_does_not_wait_for_a_long_poll() -> None:
     config = SqsConfig(QUEUE_URL, BUCKET, wait_seconds=20)
     source = SqsSource(sqs, config, publisher=publisher, metrics=Metrics())
     await source.start()
-    await wait_for(lambda: len(sqs.receive_calls) == 1)  # the poll is waiting for a message
+    await eventually(lambda: len(sqs.receive_calls) == 1, timeout=5)  # the poll is waiting for a message
     loop = asyncio.get_running_loop()
     started = loop.time()
     await source.stop()

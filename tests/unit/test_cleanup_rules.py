@@ -9,6 +9,7 @@ import pytest
 from services.cleanup.handler import prefix_to_clean
 from services.cleanup.sweep import file_id_of_prefix, old_enough, orphan_ids
 from shared.events import ObjectEvent
+from shared.keys import parse_original_key, variant_key, variant_prefix
 from shared.s3 import ObjectInfo
 
 FID = "3f2a0c1e9b8d4f6a8c7e5d3b1a2f4e6c"
@@ -20,7 +21,7 @@ def event(key: str, *, type: str = "object.removed", bucket: str = "files") -> O
 
 
 def test_a_removed_original_cleans_its_variant_prefix() -> None:
-    assert prefix_to_clean(event(f"{FID}/photo one+x.jpg"), "files") == f"variants/{FID}/"
+    assert prefix_to_clean(event(f"{FID}/photo one+x.jpg"), "files") == variant_prefix(FID)
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,7 @@ def test_a_removed_original_cleans_its_variant_prefix() -> None:
     [
         event(f"{FID}/photo.jpg", bucket="other"),
         event(f"{FID}/photo.jpg", type="object.created"),
-        event(f"variants/{FID}/photo.jpg/w100.jpg"),
+        event(str(variant_key(parse_original_key(f"{FID}/photo.jpg"), 100, "jpg"))),
         event("not-an-id/photo.jpg"),
         event(f"{FID}/nested/photo.jpg"),
         event("loose.txt"),
@@ -41,7 +42,7 @@ def test_events_that_clean_nothing(evt: ObjectEvent) -> None:
 @pytest.mark.parametrize(
     "prefix,expected",
     [
-        (f"variants/{FID}/", FID),
+        (variant_prefix(FID), FID),
         ("variants/abc/", None),
         (f"variants/{FID}", None),
         (f"other/{FID}/", None),
@@ -64,7 +65,7 @@ def test_old_enough_needs_every_variant_past_the_grace() -> None:
 
 def test_orphans_are_the_ids_with_variants_but_no_originals() -> None:
     a, b, c = "a" * 32, "b" * 32, "c" * 32
-    variants = [f"variants/{a}/", f"variants/{b}/", "variants/not-an-id/", f"variants/{c}/"]
+    variants = [variant_prefix(a), variant_prefix(b), "variants/not-an-id/", variant_prefix(c)]
     root = [f"{a}/", "variants/", ".uploads/", f"{c}/"]
     assert orphan_ids(variants, root) == [b]
     assert orphan_ids([], root) == []

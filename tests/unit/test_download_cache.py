@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.download.cache import ENTRY_OVERHEAD, ObjectCache
+from shared.keys import VariantKey
 from shared.s3 import ObjectInfo
 
 FILE_A = "a" * 32
@@ -62,8 +63,12 @@ def test_entries_expire() -> None:
 
 def test_evicting_a_file_forgets_its_original_and_every_variant_only() -> None:
     cache = ObjectCache(max_bytes=100_000, max_item_bytes=100, ttl=60)
-    keys_a = [f"{FILE_A}/photo.jpg", f"variants/{FILE_A}/photo.jpg/w300.jpg", f"variants/{FILE_A}/photo.jpg/w300.webp"]
-    keys_b = [f"{FILE_B}/photo.jpg", f"variants/{FILE_B}/photo.jpg/w300.jpg"]
+    keys_a = [
+        f"{FILE_A}/photo.jpg",
+        str(VariantKey(FILE_A, "photo.jpg", 300, "jpg")),
+        str(VariantKey(FILE_A, "photo.jpg", 300, "webp")),
+    ]
+    keys_b = [f"{FILE_B}/photo.jpg", str(VariantKey(FILE_B, "photo.jpg", 300, "jpg"))]
     for key in keys_a + keys_b:
         cache.put_body(info(key, 1), b"x")
     assert cache.evict_file(FILE_A) == 3
@@ -92,9 +97,10 @@ def test_a_zero_budget_caches_nothing() -> None:
 def test_evicting_a_file_counts_only_what_is_still_cached() -> None:
     cache = ObjectCache(max_bytes=3 * 512 + 30, max_item_bytes=100, ttl=60)
     cache.put_body(info(f"{FILE_A}/photo.jpg", 10), b"x" * 10)
-    cache.put_body(info(f"variants/{FILE_A}/photo.jpg/w300.jpg", 10), b"x" * 10)
+    cache.put_body(info(str(VariantKey(FILE_A, "photo.jpg", 300, "jpg")), 10), b"x" * 10)
     cache.put_body(info(f"{FILE_B}/photo.jpg", 10), b"x" * 10)
-    cache.put_body(info(f"variants/{FILE_B}/photo.jpg/w300.jpg", 10), b"x" * 10)  # pushes out FILE_A's original
+    # this one pushes out FILE_A's original
+    cache.put_body(info(str(VariantKey(FILE_B, "photo.jpg", 300, "jpg")), 10), b"x" * 10)
     assert cache.get(f"{FILE_A}/photo.jpg") is None
     assert cache.evict_file(FILE_A) == 1
     assert cache.evict_file(FILE_A) == 0

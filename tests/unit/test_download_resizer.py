@@ -10,10 +10,11 @@ import pytest
 from services.download.metrics import Metrics
 from services.download.resizer import ResizeCoordinator
 from shared.errors import NotAnImage, ResizeTimeout, Unavailable
+from shared.keys import VariantKey
 from shared.messages import ResizeReply, ResizeRequest
 
 REQUEST = ResizeRequest(key="0" * 32 + "/a.jpg", width=300, format="jpeg")
-VARIANT = "variants/" + "0" * 32 + "/a.jpg/w300.jpg"
+VARIANT = str(VariantKey("0" * 32, "a.jpg", 300, "jpg"))
 
 
 class ScriptedRpc:

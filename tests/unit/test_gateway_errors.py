@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from graphql import GraphQLError, parse
 
 from services.gateway.endpoint import error_response
@@ -23,10 +24,9 @@ def test_caller_mistakes_keep_their_message_and_get_a_stable_code() -> None:
     error = GraphQLError("Cannot query field 'nope' on type 'Query'.")
     assert format_error(error)["message"] == "Cannot query field 'nope' on type 'Query'."
     assert format_error(error)["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
-    try:
+    with pytest.raises(GraphQLError) as syntax:
         parse("query {")
-    except GraphQLError as syntax:
-        assert format_error(syntax)["extensions"] == {"code": "GRAPHQL_PARSE_FAILED"}
+    assert format_error(syntax.value)["extensions"] == {"code": "GRAPHQL_PARSE_FAILED"}
     limited = GraphQLError("too deep", extensions={"code": "QUERY_TOO_COMPLEX", "max": 10})
     assert format_error(limited)["extensions"] == {"code": "QUERY_TOO_COMPLEX", "max": 10}
 

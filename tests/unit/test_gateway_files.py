@@ -19,7 +19,7 @@ from services.gateway.files import (
 )
 from services.gateway.uploads import UploadRequest, upload_payload
 from shared.errors import ValidationFailed
-from shared.keys import OriginalKey
+from shared.keys import OriginalKey, VariantKey
 
 FILE_ID = "0123456789abcdef0123456789abcdef"
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -77,7 +77,7 @@ def test_webiny_sends_the_key_as_the_name_and_gets_the_file_name_back() -> None:
 
 def test_file_keys_must_be_original_keys() -> None:
     assert parse_file_key(f"{FILE_ID}/a.png") == OriginalKey(FILE_ID, "a.png")
-    for bad in (None, "", "a.png", f"variants/{FILE_ID}/a.png/w100.png", f"{FILE_ID}/x/y.png"):
+    for bad in (None, "", "a.png", str(VariantKey(FILE_ID, "a.png", 100, "png")), f"{FILE_ID}/x/y.png"):
         with pytest.raises(ValidationFailed):
             parse_file_key(bad)
 
