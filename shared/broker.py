@@ -31,7 +31,7 @@ from aio_pika.abc import (
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
-from shared.settlement import ATTEMPT_LIMIT, Action, attempt_of, decide, retry_copy
+from shared.settlement import ATTEMPT_LIMIT, Action, Settlement, attempt_of, decide, retry_copy
 from shared.settlement import Outcome as Outcome  # handlers import it from here, beside Handler
 
 EVENTS_EXCHANGE = "files.events"
@@ -227,23 +227,29 @@ class Consumer:
             except Exception:
                 log.exception("handler failed; will retry", queue=self._queue.name, attempt=attempt)
                 outcome = Outcome.RETRY
-            settlement = decide(outcome, attempt, self._attempts)
-            if settlement.action is Action.ACK:
-                await message.ack()
-            elif settlement.action is Action.DEAD_LETTER:
-                log.warning(
-                    "dead-lettering message",
-                    queue=self._queue.name,
-                    message_id=message.message_id,
-                    attempt=attempt,
-                    reason=settlement.reason,
-                )
-                await message.reject(requeue=False)
-            else:
-                await asyncio.sleep(self._retry.delay(attempt - 1))
-                await self._retry_later(message, settlement.attempt)
+            try:
+                await self._settle(message, attempt, decide(outcome, attempt, self._attempts))
+            except (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError) as exc:
+                # Its channel is gone: the broker has requeued the delivery (and counted it).
+                log.warning("could not settle the message; the broker redelivers it", error=repr(exc))
         finally:
             clear_context()
+
+    async def _settle(self, message: AbstractIncomingMessage, attempt: int, settlement: Settlement) -> None:
+        if settlement.action is Action.ACK:
+            await message.ack()
+        elif settlement.action is Action.DEAD_LETTER:
+            log.warning(
+                "dead-lettering message",
+                queue=self._queue.name,
+                message_id=message.message_id,
+                attempt=attempt,
+                reason=settlement.reason,
+            )
+            await message.reject(requeue=False)
+        else:
+            await asyncio.sleep(self._retry.delay(attempt - 1))
+            await self._retry_later(message, settlement.attempt)
 
     async def _retry_later(self, message: AbstractIncomingMessage, attempt: int) -> None:
         """Publish the copy for ``attempt`` on the delivery's own channel, then ack the delivery.
