@@ -5,19 +5,20 @@ Topology (durable, declared idempotently by whoever uses it):
 - ``files.events`` (topic): ``object.created`` / ``object.removed`` normalized events.
 - ``files.dlx`` (direct): the dead-letter exchange; each work queue ``q`` dead-letters with
   routing key ``q`` into ``q.dead``.
-- work queues are quorum queues with a delivery limit, so a message that keeps failing is
-  dead-lettered instead of looping forever.
+- work queues are quorum queues. The consumer counts a message's attempts itself and dead-letters
+  it after the last (``shared.settlement``); the queue's delivery limit is the backstop for
+  consumers that die while they hold a message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -30,6 +31,8 @@ from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
 from shared.retry import RetryPolicy
+from shared.settlement import ATTEMPT_LIMIT, Action, Settlement, attempt_of, decide, retry_copy
+from shared.settlement import Outcome as Outcome  # handlers import it from here, beside Handler
 
 EVENTS_EXCHANGE = "files.events"
 DEAD_LETTER_EXCHANGE = "files.dlx"
@@ -37,7 +40,6 @@ CLEANUP_QUEUE = "cleanup"
 CATALOG_QUEUE = "catalog.events"
 RESIZE_QUEUE = "resize.requests"
 DELIVERY_LIMIT = 5
-DELIVERY_COUNT_HEADER = "x-delivery-count"
 
 log = get_logger(__name__)
 
@@ -157,14 +159,6 @@ class EventPublisher:
         await self._exchange.publish(message, routing_key=event.routing_key, mandatory=False)
 
 
-class Outcome(enum.Enum):
-    """What a handler decided: the consumer turns it into ack, reject or nack."""
-
-    ACK = "ack"  # done (or nothing to do)
-    DEAD_LETTER = "dead_letter"  # permanent failure: reject without requeue -> q.dead
-    RETRY = "retry"  # transient failure: requeue; the delivery limit bounds the retries
-
-
 Handler = Callable[[AbstractIncomingMessage], Awaitable[Outcome]]
 EventHandler = Callable[[ObjectEvent], Awaitable[Outcome]]
 
@@ -189,30 +183,35 @@ def event_handler(handle: EventHandler, *, on_malformed: Callable[[], None] | No
     return on_message
 
 
-def delivery_count(message: AbstractIncomingMessage) -> int:
-    """Earlier deliveries of this message (quorum queues count them in ``x-delivery-count``)."""
-    count = (message.headers or {}).get(DELIVERY_COUNT_HEADER)
-    if isinstance(count, int) and not isinstance(count, bool):
-        return count
-    return 1 if message.redelivered else 0
-
-
 class Consumer:
     """Consumes one queue with explicit acks and tracks in-flight messages for a clean stop.
 
-    A message to retry waits ``retry.delay(earlier deliveries)`` before it is requeued, so that the
-    delivery limit spans a short outage instead of being spent in milliseconds.
+    The handler's outcome and the message's attempt are settled as ``shared.settlement.decide``
+    says: ack; a retry, after the policy's wait, as a copy carrying the next attempt, published to
+    the same queue and confirmed before the delivery in hand is acked; or a reject without requeue
+    into the dead-letter route. The channel must have publisher confirms (aio-pika's default).
     """
 
-    def __init__(self, queue: AbstractQueue, handler: Handler, *, name: str, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        queue: AbstractQueue,
+        handler: Handler,
+        *,
+        name: str,
+        retry: RetryPolicy | None = None,
+        attempts: int = ATTEMPT_LIMIT,
+    ) -> None:
         self._queue = queue
         self._handler = handler
         self._name = name
         self._retry = retry or RetryPolicy()
+        self._attempts = attempts
         self._tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        if not self._queue.channel.publisher_confirms:
+            raise ValueError("a Consumer retries by publishing: its channel needs publisher confirms")
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
         log.info("consuming", queue=self._queue.name)
 
@@ -230,22 +229,58 @@ class Consumer:
         headers = message.headers or {}
         raw_id = headers.get(CORRELATION_HEADER) or message.correlation_id
         bind_correlation_id(str(raw_id) if raw_id else None)
+        attempt = attempt_of(headers)
         try:
             try:
                 outcome = await self._handler(message)
             except Exception:
-                log.exception("handler failed; will retry", queue=self._queue.name)
+                log.exception("handler failed; will retry", queue=self._queue.name, attempt=attempt)
                 outcome = Outcome.RETRY
-            if outcome is Outcome.ACK:
-                await message.ack()
-            elif outcome is Outcome.DEAD_LETTER:
-                log.warning("dead-lettering message", queue=self._queue.name, message_id=message.message_id)
-                await message.reject(requeue=False)
-            else:
-                await asyncio.sleep(self._retry.delay(delivery_count(message)))
-                await message.nack(requeue=True)
+            try:
+                await self._settle(message, attempt, decide(outcome, attempt, self._attempts))
+            except (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError) as exc:
+                # Its channel is gone: the broker has requeued the delivery (and counted it).
+                log.warning("could not settle the message; the broker redelivers it", error=repr(exc))
         finally:
             clear_context()
+
+    async def _settle(self, message: AbstractIncomingMessage, attempt: int, settlement: Settlement) -> None:
+        if settlement.action is Action.ACK:
+            await message.ack()
+        elif settlement.action is Action.DEAD_LETTER:
+            log.warning(
+                "dead-lettering message",
+                queue=self._queue.name,
+                message_id=message.message_id,
+                attempt=attempt,
+                reason=settlement.reason,
+            )
+            await message.reject(requeue=False)
+        else:
+            await asyncio.sleep(self._retry.delay(attempt - 1))
+            await self._retry_later(message, settlement.attempt)
+
+    async def _retry_later(self, message: AbstractIncomingMessage, attempt: int) -> None:
+        """Publish the copy for ``attempt`` on the delivery's own channel, then ack the delivery.
+
+        Publish first, ack once confirmed: a crash in between leaves both (a duplicate, which the
+        handlers tolerate) rather than neither. If the copy is not confirmed, the delivery is
+        rejected with requeue, which every broker version counts towards the queue's delivery
+        limit, so even a broker that keeps refusing copies cannot make a message loop for ever.
+        """
+        copy = retry_copy(message, attempt)
+        try:
+            confirmation = await message.channel.basic_publish(
+                copy.body, routing_key=self._queue.name, properties=copy.properties, mandatory=True
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure to publish falls back to the broker's count
+            log.warning("could not publish the retry; requeueing", queue=self._queue.name, error=repr(exc))
+            confirmation = None
+        if isinstance(confirmation, aiormq.spec.Basic.Ack):
+            log.info("retrying message", queue=self._queue.name, message_id=message.message_id, attempt=attempt)
+            await message.ack()
+        else:
+            await message.reject(requeue=True)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages, then wait for the ones in flight to finish and be acked."""

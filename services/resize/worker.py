@@ -9,9 +9,9 @@ The ack/nack decision is explicit:
 - a permanent refusal (``ServiceError`` that is not retryable: NOT_AN_IMAGE, TOO_MANY_PIXELS,
   SOURCE_TOO_LARGE, NOT_FOUND, ...) is answered with its code and acked: the request was
   answered, it is not a poison message;
-- anything else (S3 unavailable, an unexpected exception) is retried by requeueing; the quorum
-  queue's delivery limit dead-letters it into ``resize.requests.dead`` in the end, and the last
-  attempts answer the caller with an error so it is not left waiting.
+- anything else (S3 unavailable, an unexpected exception) is retried (``Outcome.RETRY``); after
+  its last attempt the consumer dead-letters it into ``resize.requests.dead``, and that last
+  attempt answers the caller with an error so it is not left waiting.
 
 The pool: a ``ThreadPoolExecutor`` with one thread per CPU. Pillow releases the GIL while it
 decodes, resamples and encodes, so threads run in parallel. Measured on 2 cores (12 MP JPEG ->
@@ -36,12 +36,13 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from services.resize.kernel import Resized, make_variant
 from services.resize.metrics import Metrics
 from shared import broker
-from shared.broker import DELIVERY_COUNT_HEADER, DELIVERY_LIMIT, Outcome
+from shared.broker import Outcome
 from shared.errors import BadRequest, ResizeTimeout, ServiceError, Unavailable
 from shared.keys import InvalidKey, parse_original_key, variant_key
 from shared.logging import get_logger
 from shared.messages import EXTENSIONS, SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
+from shared.settlement import ATTEMPT_LIMIT, attempt_of
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -80,18 +81,10 @@ class _Caller:
         self.answered = True
 
 
-def is_last_attempt(headers: Mapping[str, Any] | None, redelivered: bool | None) -> bool:
-    """Whether a requeue may dead-letter this message instead of delivering it again.
-
-    Quorum queues count earlier deliveries in ``x-delivery-count`` (0 on the first); the message
-    is dead-lettered once it was returned more than DELIVERY_LIMIT times. The last two attempts
-    count as last, which covers brokers that count from 1. Without the header (a classic queue),
-    any redelivery counts: an answer too early beats a caller left waiting.
-    """
-    count = (headers or {}).get(DELIVERY_COUNT_HEADER)
-    if isinstance(count, int) and not isinstance(count, bool):
-        return count >= DELIVERY_LIMIT - 1
-    return bool(redelivered)
+def is_last_attempt(headers: Mapping[str, Any] | None) -> bool:
+    """Whether a failure now dead-letters this request instead of retrying it, so the caller must be
+    answered now or never: the consumer counts attempts in ``x-attempt`` (``shared.settlement``)."""
+    return attempt_of(headers) >= ATTEMPT_LIMIT
 
 
 class ResizeWorker:
@@ -153,18 +146,18 @@ class ResizeWorker:
             self._metrics.stage.labels(stage="queue").observe(max(0.0, waited))
 
     async def _retry(self, message: AbstractIncomingMessage, caller: _Caller, exc: Exception) -> tuple[Outcome, str]:
-        last = is_last_attempt(message.headers, message.redelivered)
+        last = is_last_attempt(message.headers)
         log.warning(
-            "resize failed; requeueing",
+            "resize failed",
             error=f"{type(exc).__name__}: {exc}"[:300],
+            attempt=attempt_of(message.headers),
             last_attempt=last,
-            delivery_count=(message.headers or {}).get(DELIVERY_COUNT_HEADER),
         )
         if last:
             error = exc if isinstance(exc, ServiceError) else Unavailable()
             try:
                 await caller.answer(ResizeReply.error(error.code, error.message))
-            except Exception as reply_exc:  # noqa: BLE001 - the requeue below still happens
+            except Exception as reply_exc:  # noqa: BLE001 - the consumer still settles the message
                 log.warning("could not answer the caller", error=repr(reply_exc))
         return Outcome.RETRY, "retry"
 

@@ -21,9 +21,10 @@ from services.resize.app import build
 from services.resize.metrics import Metrics
 from services.resize.settings import ResizeSettings
 from shared.broker import RESIZE_QUEUE, RpcClient
+from shared.errors import Unavailable
 from shared.keys import file_id_of, new_file_id, parse_original_key, variant_key, variant_prefix
 from shared.messages import ResizeReply, ResizeRequest
-from shared.s3 import ObjectStore, make_client
+from shared.s3 import ObjectInfo, ObjectStore, make_client
 from shared.worker import WorkerProcess
 from tests.support.waiting import eventually
 
@@ -249,6 +250,41 @@ async def test_unreachable_store_is_retried_then_answered_and_dead_lettered(
         dead = await dead_letters(connection, timeout=60)
         assert [json.loads(body)["width"] for body in dead] == [300]
         assert service.metrics.count("retry") >= 5
+    finally:
+        await service.stop()
+
+
+async def test_a_transient_failure_is_retried_and_the_reply_still_reaches_the_caller(
+    settings_for: Callable[..., Any],
+    rpc: RpcClient,
+    store: ObjectStore,
+    connection: AbstractRobustConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retry is a copy of the request: its reply_to and correlation_id still lead to the caller."""
+    read = ObjectStore.get_bytes
+    failures = 0
+
+    async def fails_once(self: ObjectStore, key: str, *, max_bytes: int | None = None) -> tuple[ObjectInfo, bytes]:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise Unavailable("S3 hiccup")
+        return await read(self, key, max_bytes=max_bytes)
+
+    monkeypatch.setattr(ObjectStore, "get_bytes", fails_once)
+    service = await start_worker(
+        settings_for(ResizeSettings, port=free_port(), retry_delay_initial=0.05, retry_delay_max=0.2)
+    )
+    try:
+        key = await put_jpeg(store, 600, 400)
+
+        reply = await ask(rpc, key, 300)
+
+        assert (reply.status, reply.variant_key) == ("ok", f"variants/{key}/w300.jpg"), reply
+        assert failures == 1
+        assert (service.metrics.count("retry"), service.metrics.count("resized")) == (1, 1)
+        assert await dead_letters(connection, timeout=0.5) == []
     finally:
         await service.stop()
 

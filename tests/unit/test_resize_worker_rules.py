@@ -1,4 +1,4 @@
-"""The resize worker's pure rules: when to answer before a requeue, which quality, which settings."""
+"""The resize worker's pure rules: when to answer before a dead-lettering failure, which quality, which settings."""
 
 from __future__ import annotations
 
@@ -6,24 +6,24 @@ import pytest
 
 from services.resize.settings import ResizeSettings
 from services.resize.worker import Limits, is_last_attempt
-from shared.broker import DELIVERY_LIMIT
+from shared.settlement import ATTEMPT_LIMIT
 
 
 @pytest.mark.parametrize(
-    ("headers", "redelivered", "last"),
+    ("headers", "last"),
     [
-        ({"x-delivery-count": 0}, False, False),
-        ({"x-delivery-count": 1}, True, False),
-        ({"x-delivery-count": DELIVERY_LIMIT - 2}, True, False),
-        ({"x-delivery-count": DELIVERY_LIMIT - 1}, True, True),
-        ({"x-delivery-count": DELIVERY_LIMIT}, True, True),
-        (None, False, False),
-        ({}, True, True),  # no count to go by: any redelivery answers
-        ({"x-delivery-count": "4"}, False, False),
+        (None, False),  # a first attempt
+        ({}, False),
+        ({"x-attempt": 2}, False),
+        ({"x-attempt": ATTEMPT_LIMIT - 1}, False),
+        ({"x-attempt": ATTEMPT_LIMIT}, True),  # a failure now is dead-lettered: answer the caller
+        ({"x-attempt": ATTEMPT_LIMIT + 1}, True),
+        ({"x-attempt": str(ATTEMPT_LIMIT)}, False),  # not a count: a first attempt
+        ({"x-delivery-count": ATTEMPT_LIMIT}, False),  # the broker's count of crashes is not ours
     ],
 )
-def test_is_last_attempt(headers: dict[str, object] | None, redelivered: bool, last: bool) -> None:
-    assert is_last_attempt(headers, redelivered) is last
+def test_is_last_attempt(headers: dict[str, object] | None, last: bool) -> None:
+    assert is_last_attempt(headers) is last
 
 
 def test_quality_per_format() -> None:
