@@ -69,4 +69,3 @@ def chunks(data: bytes) -> list[tuple[int, bytes, int]]:
         found.append((pos, data[pos + 4 : pos + 8], length + 12))
         pos += length + 12
     return found
-
