@@ -1,20 +1,23 @@
 """The resize kernel: bytes of an original in, bytes of a variant out. Pure, no I/O.
 
-The steps, in order (each one a small function below):
+The steps, in order (each one a small function below or a module of its own):
 
 1. ``_open``      identify the format from the header only (JPEG, PNG, WebP, AVIF; nothing else is decoded)
-2. ``_check``     refuse too many pixels before a single pixel is decoded
-3. ``_orientation`` read the EXIF orientation; the target size is computed from the oriented size
-4. ``_decode``    JPEG draft mode (DCT scaling to >= the target), then the real decode
-5. ``_normalize`` bring odd modes (P/PA, I;16, CMYK, 1) to L/LA/RGB/RGBA
-6. ``_shrink``    LANCZOS with ``reducing_gap`` (never upscales), then apply the orientation
+2. ``_check``     refuse too many pixels before a single pixel is decoded; a PNG must be whole
+                  (``png_chunks``: every chunk complete with its CRC, up to IEND)
+3. ``_decode``    decode exactly once, never leniently; a JPEG's EXIF orientation (in its header)
+                  gives the target first, for draft mode (DCT scaling to >= the target)
+4. ``modes.normalize`` bring odd modes (P/PA, I;16, CMYK, 1) to L/LA/RGB/RGBA, a transparent
+                  colour (tRNS) becoming an alpha channel
+5. ``_shrink``    LANCZOS with ``reducing_gap`` (never upscales), then apply the orientation
+6. ``icc.settle`` keep a small ICC profile that describes the pixels, else convert to sRGB or drop it
 7. ``_fit_output`` flatten alpha onto white for JPEG; gray to RGB for WebP and AVIF
-8. ``_encode``    JPEG/PNG/WebP/AVIF without metadata, except a still valid ICC profile
+8. ``_encode``    JPEG/PNG/WebP/AVIF without metadata, except the profile ``icc.settle`` kept
 
-The orientation is applied as ``ImageOps.exif_transpose`` would, but by hand: it is read from the
-header before decoding (the target is computed from the upright size) and applied after the
-shrink (fewer pixels to turn). Failures on the untrusted bytes (steps 1-4) are
-``TooManyPixels`` or ``NotAnImage``; ``InvalidFormat`` for an unknown ``fmt``.
+The orientation is applied as ``ImageOps.exif_transpose`` would, but by hand, after the shrink
+(fewer pixels to turn). Failures on the untrusted bytes (steps 1-3) are ``TooManyPixels`` or
+``NotAnImage``; ``InvalidFormat`` for an unknown ``fmt``. A source is resized only when all of it
+decodes: no ``except`` after step 3 can meet a decoder's error, because nothing decodes after it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
+from services.resize import icc, modes
+from services.resize.png_chunks import PngHeader, check_whole
 from shared.errors import InvalidFormat, NotAnImage, TooManyPixels
 from shared.geometry import target_size
 from shared.messages import FORMATS
@@ -51,7 +56,8 @@ _SWAPS_AXES = frozenset({5, 6, 7, 8})
 DRAFT_GAP = 1.0
 AVIF_SPEED = 8
 REDUCING_GAP = 2.0
-_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
+# Output formats that store gray pixels as gray (WebP and AVIF take RGB only).
+_GRAY_FORMATS = frozenset({"jpeg", "png"})
 _WHITE = (255, 255, 255)
 _DECODE_ERRORS = (
     OSError,
@@ -62,7 +68,12 @@ _DECODE_ERRORS = (
     KeyError,
     EOFError,
     ZeroDivisionError,
+    RuntimeError,  # libavif's "Failed to decode frame"
 )
+
+
+class UnsafeDecode(Exception):
+    """Decoding could pass a broken original as whole: a bug of ours, never NOT_AN_IMAGE (see ``_load_once``)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +90,13 @@ def make_variant(data: bytes, width: int, fmt: str | None, *, max_pixels: int, q
         raise InvalidFormat(f"format must be one of {sorted(FORMATS)}.")
     src = _read(data, width, max_pixels)
     out_fmt = fmt or _FORMAT_OF_SOURCE[src.image.format or "JPEG"]
-    icc = src.image.info.get("icc_profile") or None
-    work = _normalize(src.image, icc)
+    profile = icc.parse(src.image.info.get("icc_profile"))
+    work = modes.normalize(src.image, profile=profile, png=src.png)
+    if src.image.mode == "CMYK":
+        profile = None  # the pixels went to sRGB through it (or by formula): it describes them no more
     work = _shrink(work, src.target, src.box, src.orientation)
+    work, keep_icc = icc.settle(work, profile, gray_kept=out_fmt in _GRAY_FORMATS)
     work = _fit_output(work, out_fmt)
-    keep_icc = icc if _same_family(src.image.mode, work.mode) else None
     encoded = _encode(work, out_fmt, quality=quality, icc=keep_icc)
     return Resized(encoded, FORMATS[out_fmt], work.size)
 
@@ -97,10 +110,11 @@ class _Decoded:
     orientation: int  # EXIF orientation, 1 when upright
     target: tuple[int, int]  # the variant's size in stored (pre-orientation) coordinates
     box: Box | None  # the source region of a DCT-scaled JPEG, for resize(box=...)
+    png: PngHeader | None  # a PNG's header (its bit depth), None for other formats
 
 
 def _read(data: bytes, width: int, max_pixels: int) -> _Decoded:
-    """Steps 1-4: the decoded image, its EXIF orientation and the target in stored coordinates.
+    """Steps 1-3: the decoded image, its EXIF orientation and the target in stored coordinates.
 
     Only here do untrusted bytes meet a decoder, so only here are decoder failures NotAnImage;
     anything failing later is a bug of ours and surfaces as such.
@@ -108,16 +122,15 @@ def _read(data: bytes, width: int, max_pixels: int) -> _Decoded:
     try:
         im = _open(data)
         _check(im, max_pixels)
-        orientation = _orientation(im)
-        target = _stored_target(im.size, width, orientation)
-        box = _decode(im, target)
+        png = check_whole(data) if im.format == "PNG" else None
+        orientation, target, box = _decode(im, width)
     except Image.DecompressionBombError as exc:
         raise TooManyPixels(f"The image is too large to process: {exc}") from exc
     except MemoryError as exc:
         raise TooManyPixels("The image needs more memory than the service has.") from exc
     except _DECODE_ERRORS as exc:
         raise NotAnImage(f"The image cannot be decoded ({type(exc).__name__}).") from exc
-    return _Decoded(im, orientation, target, box)
+    return _Decoded(im, orientation, target, box, png)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -152,58 +165,42 @@ def _stored_target(stored: tuple[int, int], width: int, orientation: int) -> tup
     return target_size(stored, width)
 
 
-def _decode(im: Image.Image, target: tuple[int, int]) -> Box | None:
-    """Decode the pixels; a JPEG is DCT-scaled on the way (1/2, 1/4, 1/8) to >= DRAFT_GAP x the target.
+def _decode(im: Image.Image, width: int) -> tuple[int, tuple[int, int], Box | None]:
+    """Decode the pixels, exactly once; returns the orientation, the target and the source box.
 
-    Returns the source box of the scaled image (what ``Image.thumbnail`` passes to ``resize``).
+    A JPEG's EXIF is in its header (APP1), so its orientation, the target and with them the DCT
+    scale (1/2, 1/4, 1/8, to >= DRAFT_GAP x the target) are known before decoding; the box is the
+    source region of the scaled image (what ``Image.thumbnail`` passes to ``resize``). Any other
+    format is decoded first: a PNG may keep its EXIF after the pixels (eXIf), and asking for it
+    would decode the image inside ``_orientation``'s guard, which is there for broken EXIF blocks.
     """
+    if im.format not in ("JPEG", "MPO"):
+        _load_once(im)
+        orientation = _orientation(im)
+        return orientation, _stored_target(im.size, width, orientation), None
+    orientation = _orientation(im)
+    target = _stored_target(im.size, width, orientation)
     box: Box | None = None
-    if im.format in ("JPEG", "MPO") and target != im.size:
+    if target != im.size:
         draft = im.draft(None, (int(target[0] * DRAFT_GAP), int(target[1] * DRAFT_GAP)))
         if draft is not None:
             box = draft[1]
+    _load_once(im)
+    return orientation, target, box
+
+
+def _load_once(im: Image.Image) -> None:
+    """``load()`` that can fail only the first time, and never leniently.
+
+    Pillow raises a decoder's error once: after it the pixels decoded so far count as loaded, and
+    a second ``load()`` returns them without a word. So nothing may have loaded the image before,
+    and truncated images are never completed with gray (``LOAD_TRUNCATED_IMAGES``).
+    """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise UnsafeDecode("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on: truncated originals would pass as images")
+    if getattr(im, "_im", None) is not None:  # Pillow's pixel memory: set up by the first load()
+        raise UnsafeDecode("the original was decoded before _load_once: a decoder error may have been lost")
     im.load()
-    return box
-
-
-def _normalize(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """Bring the decoded image to L, LA, RGB or RGBA, keeping transparency."""
-    mode = im.mode
-    if mode in ("L", "RGB") and im.info.get("transparency") is not None:
-        return im.convert("LA" if mode == "L" else "RGBA")
-    if mode in ("L", "LA", "RGB", "RGBA"):
-        return im
-    if mode == "CMYK":
-        return _cmyk_to_rgb(im, icc)
-    if mode.startswith("I") or mode == "F":
-        return _to_8bit_gray(im)
-    if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in im.info
-        return im.convert("RGBA" if has_alpha else "RGB")
-    if mode == "1":
-        return im.convert("L")
-    return im.convert("RGB")  # YCbCr, LAB, HSV, RGBX, ...
-
-
-def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """CMYK to sRGB through the embedded profile when there is one (else Pillow's naive formula)."""
-    if icc:
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            converted = ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
-            if converted is not None:
-                return converted
-        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            pass  # a broken or non-CMYK profile: the plain conversion below
-    return im.convert("RGB")
-
-
-def _to_8bit_gray(im: Image.Image) -> Image.Image:
-    """16-bit (and 32-bit integer) gray to 8 bits by scaling, not by clipping at 255."""
-    if im.mode == "F":
-        return im.convert("L")
-    wide = im if im.mode == "I" else im.convert("I")
-    return wide.point(lambda v: v * (1 / 256)).convert("L")
 
 
 def _shrink(im: Image.Image, target: tuple[int, int], box: Box | None, orientation: int) -> Image.Image:
@@ -225,14 +222,6 @@ def _fit_output(im: Image.Image, out_fmt: str) -> Image.Image:
     if out_fmt in ("webp", "avif") and im.mode in ("L", "LA"):
         return im.convert("RGBA" if im.mode == "LA" else "RGB")
     return im
-
-
-def _same_family(source_mode: str, out_mode: str) -> bool:
-    """Whether an ICC profile of the source still describes the output's pixels."""
-    if source_mode == "CMYK":
-        return False  # converted to sRGB (or naively to RGB): the CMYK profile no longer applies
-    source_gray = source_mode in _GRAY_MODES or source_mode.startswith("I")
-    return source_gray == (out_mode in _GRAY_MODES)
 
 
 def _encode(im: Image.Image, out_fmt: str, *, quality: int, icc: bytes | None) -> bytes:

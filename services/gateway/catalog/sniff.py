@@ -1,11 +1,15 @@
-"""What a file really is, from its first bytes, and whether that matches the declared type. Pure.
+"""Whether what a file really is, from its first bytes, matches its declared type. Pure.
+
+What the bytes are is ``signatures`` (binary containers, in every variant) and ``markup`` (SVG,
+HTML, XML in any encoding browsers read).
 
 The rules (``check``):
 
 - A declared type this module knows the signature of (JPEG, PNG, GIF, WebP, AVIF, HEIC, BMP, TIFF,
   ICO, PDF, ZIP and the ZIP-based office formats, gzip, SVG) must have that signature: a PNG
   declared as image/jpeg, or an HTML page declared as image/png, is rejected.
-- Any other declared ``image/*`` must at least be some image (a known raster signature).
+- Any other declared ``image/*`` must at least be some image (a known raster signature, among
+  them JPEG 2000, JPEG XL, PSD, camera raws ...: see ``signatures``).
 - HTML is accepted only when declared as HTML (text/html, application/xhtml+xml): HTML under any
   other type (text/plain, application/json, an unknown type ...) is rejected, so that no page is
   ever stored under a type a client trusts more.
@@ -14,26 +18,25 @@ The rules (``check``):
 
 from __future__ import annotations
 
-import re
+from services.gateway.catalog.markup import HTML, SVG, detect_markup
+from services.gateway.catalog.signatures import (
+    AVIF,
+    BMP,
+    GIF,
+    GZIP,
+    HEIC,
+    ICO,
+    JPEG,
+    OTHER_RASTER_IMAGES,
+    PDF,
+    PNG,
+    TIFF,
+    WEBP,
+    ZIP,
+    detect_binary,
+)
 
-JPEG = "image/jpeg"
-PNG = "image/png"
-GIF = "image/gif"
-WEBP = "image/webp"
-AVIF = "image/avif"
-HEIC = "image/heic"
-BMP = "image/bmp"
-TIFF = "image/tiff"
-ICO = "image/x-icon"
-SVG = "image/svg+xml"
-PDF = "application/pdf"
-ZIP = "application/zip"
-GZIP = "application/gzip"
-HTML = "text/html"
-XML = "application/xml"
-MP4 = "video/mp4"
-
-RASTER_IMAGES = frozenset({JPEG, PNG, GIF, WEBP, AVIF, HEIC, BMP, TIFF, ICO})
+RASTER_IMAGES = frozenset({JPEG, PNG, GIF, WEBP, AVIF, HEIC, BMP, TIFF, ICO}) | OTHER_RASTER_IMAGES
 
 # Declared types (lowercase, without parameters) -> the detected type they require.
 ALIASES: dict[str, str] = {
@@ -68,74 +71,10 @@ ALIASES: dict[str, str] = {
 }
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
-_ISO_BMFF_BRANDS = {b"avif": AVIF, b"avis": AVIF, b"heic": HEIC, b"heix": HEIC, b"mif1": HEIC, b"msf1": HEIC}
-_HTML_START = re.compile(
-    rb"<(!doctype\s+html|html|head|body|script|iframe|frameset|title|meta|style|a\s|div|table|p[\s>]|br|h1|img)",
-    re.IGNORECASE,
-)
-_SVG_ROOT = re.compile(rb"<svg[\s>]", re.IGNORECASE)
-
-
-def _text_start(head: bytes) -> bytes:
-    """The head without a byte-order mark and leading whitespace (UTF-8 only; enough for markup)."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    return head.lstrip(b" \t\r\n\f")
-
 
 def detect(head: bytes) -> str | None:
     """The type the first bytes show, or None when they show none this module knows."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return GIF
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _ISO_BMFF_BRANDS:
-            return _ISO_BMFF_BRANDS[brand]
-        return MP4
-    if head.startswith(b"BM") and len(head) >= 14:
-        return BMP
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return TIFF
-    if head.startswith(b"\x00\x00\x01\x00"):
-        return ICO
-    if b"%PDF-" in head[:1024]:
-        return PDF
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
-        return ZIP
-    if head.startswith(b"\x1f\x8b"):
-        return GZIP
-    return _detect_markup(_text_start(head))
-
-
-_PROLOG = re.compile(rb"^(<\?xml[^>]*\?>|<!--.*?-->|<!doctype[^>\[]*(\[.*?\])?\s*>|\s+)", re.IGNORECASE | re.DOTALL)
-
-
-def _root(text: bytes) -> bytes:
-    """The markup from its root element on (XML declaration, comments and doctype skipped)."""
-    while True:
-        match = _PROLOG.match(text)
-        if match is None or not match.group(0):
-            return text
-        text = text[match.end() :]
-
-
-def _detect_markup(text: bytes) -> str | None:
-    if not text.startswith(b"<"):
-        return None
-    root = _root(text)
-    if _SVG_ROOT.match(root):
-        return SVG
-    if _HTML_START.match(text) or _HTML_START.match(root) or re.search(rb"<(html|script|body)[\s>]", text.lower()):
-        return HTML
-    if text.startswith(b"<?xml"):
-        return XML
-    return None
+    return detect_binary(head) or detect_markup(head)
 
 
 def base_type(declared: str) -> str:
