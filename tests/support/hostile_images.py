@@ -12,8 +12,8 @@ from typing import Any
 
 from PIL import Image
 
+from devstack.photos import photo
 from tests.support.icc_build import rgb_profile
-from tests.support.images import photo
 from tests.support.png_build import chunk, chunks, png
 
 # Transparent pictures are WIDTH x HEIGHT: the left half opaque, the right half transparent.

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile
 
+from devstack.photos import photo
 from services.resize import kernel
 from services.resize.kernel import UnsafeDecode, make_variant
 from shared.errors import NotAnImage
 from tests.support.hostile_images import Broken, broken_sources, encoded
-from tests.support.images import photo
 
 BROKEN = broken_sources()
 ROOT = Path(__file__).resolve().parents[2]
