@@ -16,12 +16,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from devstack.seaweed import s3_client
 from services.download.content_safety import _SCRIPT_CAPABLE, DOCUMENT_POLICY, SVG_POLICY
 from shared.keys import new_file_id
-from shared.s3 import ObjectStore
+from shared.s3 import ObjectStore, make_client
+from shared.settings import CommonSettings
 from tests.integration.test_download import Start, start_download
-from tests.support.infra import Infra
 
 __all__ = ["start_download"]  # the fixture
 
@@ -45,9 +44,9 @@ def _jpeg(min_size: int) -> bytes:
 
 
 @pytest.fixture
-def put_raw(infra: Infra, bucket: str) -> PutRaw:
+def put_raw(settings_for: Callable[..., Any], bucket: str) -> PutRaw:
     """A PUT as any S3 client may make it, with no Content-Type at all when ``content_type`` is None."""
-    client: Any = s3_client(infra.s3_endpoint_url, infra.access_key, infra.secret_key)
+    client: Any = make_client(settings_for(CommonSettings))
 
     def put(key: str, body: bytes, content_type: str | None) -> None:
         extra = {} if content_type is None else {"ContentType": content_type}
