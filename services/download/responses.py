@@ -1,7 +1,8 @@
 """Turning a stored object (or an error) into the HTTP response.
 
 Order of decisions for an object: 304 if the client's copy is current, 302 to a pre-signed URL
-if the object is big, then 200/206: from memory for small objects (``CachedObjects``), else
+if the object is big and inert (``may_redirect``: script-capable types and SVG are always served
+here, with their safety headers), then 200/206: from memory for small objects (``CachedObjects``), else
 streamed from S3 (HEAD: the same headers, no body).
 """
 
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Send
 
-from services.download.content_safety import safety_headers
+from services.download.content_safety import may_redirect, safety_headers
 from services.download.http_rules import (
     IMMUTABLE,
     NO_STORE,
@@ -76,7 +77,7 @@ class FileResponder:
             last_modified=info.last_modified,
         ):
             return Response(status_code=304, headers=validators)
-        if info.size > self._threshold:
+        if info.size > self._threshold and may_redirect(info.content_type):
             return self._redirect(info, vary)
 
         headers = {
@@ -119,7 +120,9 @@ class FileResponder:
         return Response(part, status_code=206, headers=headers)
 
     def _redirect(self, info: ObjectInfo, vary: dict[str, str]) -> Response:
-        url = self._objects.store.presigned_get(info.key, expires_in=self._expires)
+        # The type is pinned in the signature: S3 answers the type judged inert here, even if the
+        # object was replaced since this (possibly cached) HEAD.
+        url = self._objects.store.presigned_get(info.key, expires_in=self._expires, content_type=info.content_type)
         return Response(
             status_code=302,
             headers={"Location": url, "Cache-Control": f"public, max-age={self._redirect_max_age}", **vary},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.cors import Origins
 from shared.settings import ServiceSettings, WidthsMixin
 
 MAX_PRESIGNED_LIFETIME = 7 * 24 * 3600  # the longest a SigV4 pre-signed URL may live
@@ -27,6 +28,9 @@ class DownloadSettings(ServiceSettings, WidthsMixin):
     cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     cache_item_bytes: int = Field(default=512 * 1024, ge=0)
     cache_ttl: float = Field(default=60.0, gt=0, le=86400)
+    # Browsers' origins whose scripts may read files (never with credentials: downloads are public
+    # and read no cookie); "*" any origin. Its own name: the gateway's CORS_ALLOW_ORIGINS is another.
+    download_cors_allow_origins: Origins = Field(default_factory=lambda: ["*"])
 
     @property
     def redirect_max_age(self) -> int:

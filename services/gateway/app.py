@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from services.gateway.auth import Principal, TokenVerifier
@@ -32,6 +31,7 @@ from services.gateway.schema import build_schema
 from services.gateway.settings import GatewaySettings
 from services.gateway.upload_service import UploadService
 from shared.broker import declare_catalog_queue
+from shared.cors import CorsMiddleware, CorsPolicy
 from shared.health import health_routes
 from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
@@ -80,6 +80,19 @@ def build_catalog(settings: GatewaySettings, store: ObjectStore) -> CatalogServi
     migrate_url = settings.database_url.get_secret_value() if settings.database_migrate_on_start else None
     return CatalogService(
         pool=pool, catalog=catalog, events=events, expiry=expiry, worker=worker, migrate_url=migrate_url
+    )
+
+
+def cors_policy(settings: GatewaySettings) -> CorsPolicy:
+    """Webiny's admin app sends credentials (``credentials: "include"``, since 5.39): listed origins
+    get them; with ``*`` nobody does (and such a browser request is refused by the browser)."""
+    return CorsPolicy(
+        settings.cors_allow_origins,
+        methods=["GET", "POST"],
+        headers=settings.cors_allow_headers,
+        expose=["x-correlation-id"],
+        credentials=True,
+        max_age=600,
     )
 
 
@@ -146,13 +159,6 @@ def build(settings: GatewaySettings) -> Starlette:
     ]
     middleware = [
         Middleware(CorrelationIdMiddleware),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_allow_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["*"],
-            expose_headers=["x-correlation-id"],
-            max_age=600,
-        ),
+        Middleware(CorsMiddleware, policy=cors_policy(settings)),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

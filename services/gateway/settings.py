@@ -8,9 +8,23 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from services.gateway.catalog.config import CatalogConfig
+from shared.cors import Origins
 from shared.settings import DEV_JWT_SECRET, ServiceSettings, parse_str_list
 
 MIN_PRODUCTION_SECRET_BYTES = 32
+# The headers Webiny's admin app sends to its API (authorization, the tenant and locale, Apollo's),
+# as Webiny's own API allows them (api-security's secureHeaders), and our correlation id.
+ADMIN_APP_HEADERS = (
+    "accept",
+    "authorization",
+    "cache-control",
+    "content-type",
+    "x-i18n-locale",
+    "x-tenant",
+    "x-apollo-tracing",
+    "apollo-query-plan-experimental",
+    "x-correlation-id",
+)
 
 
 # The catalog's fields (DATABASE_URL, pools, expiry, sniffing) live in CatalogConfig, owned by the
@@ -35,9 +49,12 @@ class GatewaySettings(ServiceSettings, CatalogConfig):
     max_query_depth: int = Field(default=10, ge=2)
     max_query_fields: int = Field(default=500, ge=10)
     max_query_aliases: int = Field(default=30, ge=0)
-    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    # Browsers' origins: listed ones get credentialed CORS; "*" any origin, never with credentials.
+    cors_allow_origins: Origins = Field(default_factory=lambda: ["*"])
+    # Request headers a preflight allows: what Webiny's admin app sends (its API's own list), and ours.
+    cors_allow_headers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(ADMIN_APP_HEADERS))
 
-    @field_validator("allowed_types", "cors_allow_origins", mode="before")
+    @field_validator("allowed_types", "cors_allow_headers", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return parse_str_list(value)
