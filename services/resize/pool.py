@@ -50,7 +50,8 @@ class KernelResult:
 
 
 class JobTimedOut(Exception):
-    """The job outlived the deadline and its process was killed."""
+    """The job outlived the deadline and its process was killed; ``cpu_seconds`` is the CPU the
+    job had used (its process's and its threads', from ``/proc``; None where there is none)."""
 
     def __init__(self, elapsed: float, cpu_seconds: float | None) -> None:
         super().__init__(f"killed after {elapsed:.1f} s ({cpu_seconds} s of CPU)")
@@ -199,12 +200,13 @@ class KernelPool:
 
     async def _run(self, spec: JobSpec, data: bytes) -> KernelResult:
         process = self._idle.pop() if self._idle else await self._spawn()
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), cpu_seconds(process.pid)
         try:
             header, payload = await asyncio.wait_for(process.call(spec.to_header(), data), self._job_timeout)
         except TimeoutError:
             elapsed = time.monotonic() - started
-            used = cpu_seconds(process.pid)
+            cpu_after = cpu_seconds(process.pid)
+            used = None if cpu_after is None or cpu_before is None else round(cpu_after - cpu_before, 2)
             await process.kill()
             self._replenish()
             log.warning("kernel process killed at the deadline", seconds=round(elapsed, 2), cpu_seconds=used)
