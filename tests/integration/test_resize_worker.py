@@ -58,20 +58,6 @@ async def worker(settings_for: Callable[..., Any]) -> AsyncIterator[RunningWorke
         await service.stop()
 
 
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(amqp_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-async def rpc(connection: AbstractRobustConnection) -> RpcClient:
-    return await RpcClient.create(connection)
-
-
 async def ask(rpc: RpcClient, key: str, width: int, fmt: str = "jpeg") -> ResizeReply:
     body = await rpc.call(RESIZE_QUEUE, ResizeRequest(key, width, fmt).to_json(), timeout=RPC_TIMEOUT)
     return ResizeReply.from_json(body)
