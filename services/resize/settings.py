@@ -9,7 +9,12 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ResizeQueueMixin, ServiceSettings
 
-GIB = 1024**3
+MIB = 1024**2
+# What the pod's memory must hold besides the jobs (docs/deploy.md): each kernel process's
+# start-up size (interpreter, Pillow and its codecs: 30-40 MiB measured), and the worker itself
+# (about 80 MiB) with the originals it holds for the requests in hand (two per process).
+KERNEL_PROCESS_BASE = 64 * MIB
+WORKER_BASE = 512 * MIB
 
 
 class ResizeSettings(ServiceSettings, ResizeQueueMixin):
@@ -37,12 +42,21 @@ class ResizeSettings(ServiceSettings, ResizeQueueMixin):
     # Seconds a job may run; then its process is killed (IMAGE_TOO_COMPLEX, or RESIZE_TIMEOUT
     # when it got too little CPU to tell).
     job_timeout: float = Field(default=30.0, gt=0, le=3600)
-    # Bytes of memory (address space) one job may add to its process; 0 = no limit.
-    job_memory_limit: int = Field(default=GIB, ge=0)
+    # Bytes of memory (address space) one job may add to its kernel process; 0 = no limit. The
+    # costliest 49 MP picture measured peaks at 561 MiB (16-bit grey PNG; RGBA PNG 451 MiB).
+    job_memory_limit: int = Field(default=768 * MIB, ge=0)
     # JPEGs with more scans than this are refused before decoding (TOO_MANY_SCANS).
     max_jpeg_scans: int = Field(default=100, ge=1, le=100_000)
     # Seconds an original stopped at the deadline for its cost is answered IMAGE_TOO_COMPLEX at once.
     too_complex_memory_seconds: float = Field(default=600.0, ge=0, le=86400)
+
+    def memory_needed(self) -> int:
+        """Bytes of memory the worker may take at worst: every kernel process running a job at
+        its limit (regular and spare), and the worker itself. 0 when jobs are not limited."""
+        if not self.job_memory_limit:
+            return 0
+        processes = self.pool_size() + self.spare_processes
+        return processes * (KERNEL_PROCESS_BASE + self.job_memory_limit) + WORKER_BASE
 
     def pool_size(self) -> int:
         if self.worker_processes:

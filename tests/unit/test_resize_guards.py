@@ -114,7 +114,7 @@ def test_hostile_input_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("WORKER_THREADS", "WORKER_PROCESSES", "JOB_MEMORY_LIMIT", "MAX_JPEG_SCANS", "SPARE_PROCESSES"):
         monkeypatch.delenv(name, raising=False)
     defaults = ResizeSettings()
-    assert (defaults.job_memory_limit, defaults.max_jpeg_scans, defaults.spare_processes) == (2**30, 100, 1)
+    assert (defaults.job_memory_limit, defaults.max_jpeg_scans, defaults.spare_processes) == (768 * 2**20, 100, 1)
     assert (defaults.slow_job_seconds, defaults.resize_queue_max_length) == (2.0, 1000)
 
     monkeypatch.setenv("WORKER_THREADS", "3")  # the name from before the pool was of processes
