@@ -24,6 +24,8 @@ STEPS: tuple[str, ...] = (
     "bench.thumbor",
     "bench.workers",
     "bench.catalog",
+    "bench.pool",
+    "bench.hostile",
 )
 
 HEADER = """# Benchmarks

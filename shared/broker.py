@@ -40,6 +40,8 @@ CLEANUP_QUEUE = "cleanup"
 CATALOG_QUEUE = "catalog.events"
 RESIZE_QUEUE = "resize.requests"
 DELIVERY_LIMIT = 5
+# resize.requests.dead keeps the newest this many dead letters (expired requests end there too).
+RESIZE_DEAD_MAX_LENGTH = 10_000
 
 log = get_logger(__name__)
 
@@ -58,10 +60,36 @@ async def declare_events_exchange(channel: AbstractChannel) -> AbstractExchange:
     return await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
 
 
-async def declare_dead_letter_queue(channel: AbstractChannel, name: str) -> AbstractExchange:
+def dead_letter_queue_arguments(*, max_length: int | None = None) -> dict[str, Any]:
+    """A dead-letter queue's arguments; with ``max_length`` the oldest dead letters are dropped."""
+    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    if max_length is not None:
+        arguments["x-max-length"] = max_length
+    return arguments
+
+
+def work_queue_arguments(name: str, *, max_length: int | None = None) -> dict[str, Any]:
+    """A work queue's arguments; with ``max_length`` a full queue refuses new messages
+    (``reject-publish``: the publisher's confirm is a nack) rather than dropping old ones."""
+    arguments: dict[str, Any] = {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": name,
+    }
+    if max_length is not None:
+        arguments.update({"x-max-length": max_length, "x-overflow": "reject-publish"})
+    return arguments
+
+
+async def declare_dead_letter_queue(
+    channel: AbstractChannel, name: str, *, max_length: int | None = None
+) -> AbstractExchange:
     """``files.dlx`` and the quorum queue ``name.dead`` bound to it with routing key ``name``."""
     dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
-    dead = await channel.declare_queue(f"{name}.dead", durable=True, arguments={"x-queue-type": "quorum"})
+    dead = await channel.declare_queue(
+        f"{name}.dead", durable=True, arguments=dead_letter_queue_arguments(max_length=max_length)
+    )
     await dead.bind(dlx, routing_key=name)
     return dlx
 
@@ -72,23 +100,24 @@ async def declare_work_queue(
     *,
     bind_to: AbstractExchange | None = None,
     routing_keys: Iterable[str] = (),
+    max_length: int | None = None,
+    dead_max_length: int | None = None,
 ) -> AbstractQueue:
     """A quorum queue with a delivery limit and its dead-letter route ``files.dlx`` -> ``name.dead``."""
-    await declare_dead_letter_queue(channel, name)
-    queue = await channel.declare_queue(
-        name,
-        durable=True,
-        arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": name,
-        },
-    )
+    await declare_dead_letter_queue(channel, name, max_length=dead_max_length)
+    queue = await channel.declare_queue(name, durable=True, arguments=work_queue_arguments(name, max_length=max_length))
     if bind_to is not None:
         for key in routing_keys:
             await queue.bind(bind_to, routing_key=key)
     return queue
+
+
+async def declare_resize_queue(channel: AbstractChannel, max_length: int) -> AbstractQueue:
+    """``resize.requests``, bounded: a full queue nacks the download service's publish, which
+    answers 503 RESIZE_BUSY at once instead of letting requests pile up past their callers."""
+    return await declare_work_queue(
+        channel, RESIZE_QUEUE, max_length=max_length, dead_max_length=RESIZE_DEAD_MAX_LENGTH
+    )
 
 
 async def declare_cleanup_queue(channel: AbstractChannel) -> AbstractQueue:
@@ -314,8 +343,16 @@ class RpcCaller(Protocol):
     def call(self) -> RpcCall: ...
 
 
+class QueueFull(Exception):
+    """The broker refused a published message (a bounded queue is full: its confirm is a nack)."""
+
+
 class RpcClient:
-    """Request/reply over the default exchange: ``reply_to`` an exclusive queue + ``correlation_id``."""
+    """Request/reply over the default exchange: ``reply_to`` an exclusive queue + ``correlation_id``.
+
+    Each request expires (AMQP ``expiration``) when its caller stops waiting, so the broker
+    drops what nobody will read; a request refused by a full queue raises ``QueueFull``.
+    """
 
     def __init__(self, channel: AbstractChannel, reply_queue: AbstractQueue) -> None:
         self._channel = channel
@@ -345,22 +382,27 @@ class RpcClient:
         correlation_id: str | None = None,
         headers: dict[str, Any] | None = None,
     ) -> bytes:
-        """Publish a request and wait for its reply; ``TimeoutError`` after ``timeout`` seconds."""
+        """Publish a request and wait for its reply; ``TimeoutError`` after ``timeout`` seconds,
+        ``QueueFull`` when the broker refuses the request."""
         call_id = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
         try:
-            await self._channel.default_exchange.publish(
-                aio_pika.Message(
-                    body=body,
-                    content_type="application/json",
-                    correlation_id=call_id,
-                    reply_to=self._reply_queue.name,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    headers={CORRELATION_HEADER: correlation_id or call_id, **(headers or {})},
-                ),
-                routing_key=routing_key,
-            )
+            try:
+                await self._channel.default_exchange.publish(
+                    aio_pika.Message(
+                        body=body,
+                        content_type="application/json",
+                        correlation_id=call_id,
+                        reply_to=self._reply_queue.name,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        expiration=timeout,
+                        headers={CORRELATION_HEADER: correlation_id or call_id, **(headers or {})},
+                    ),
+                    routing_key=routing_key,
+                )
+            except aio_pika.exceptions.DeliveryError as exc:
+                raise QueueFull(f"{routing_key} refused the request") from exc
             return await asyncio.wait_for(future, timeout=timeout)
         finally:
             self._pending.pop(call_id, None)

@@ -113,6 +113,18 @@ class SourceTooLarge(ServiceError):
     public_message = "The image file is larger than the service resizes."
 
 
+class TooManyScans(ServiceError):
+    status = 422
+    code = "TOO_MANY_SCANS"
+    public_message = "The JPEG has more progressive scans than the service decodes."
+
+
+class ImageTooComplex(ServiceError):
+    status = 422
+    code = "IMAGE_TOO_COMPLEX"
+    public_message = "The image takes longer to resize than the service allows."
+
+
 class Unavailable(ServiceError):
     status = 503
     code = "UNAVAILABLE"
@@ -123,6 +135,11 @@ class Unavailable(ServiceError):
 class ResizeTimeout(Unavailable):
     code = "RESIZE_TIMEOUT"
     public_message = "The image is still being prepared; try again shortly."
+
+
+class ResizeBusy(Unavailable):
+    code = "RESIZE_BUSY"
+    public_message = "The image service is busy; try again shortly."
 
 
 class Internal(ServiceError):
@@ -145,8 +162,11 @@ _BY_CODE: dict[str, type[ServiceError]] = {
         NotAnImage,
         TooManyPixels,
         SourceTooLarge,
+        TooManyScans,
+        ImageTooComplex,
         Unavailable,
         ResizeTimeout,
+        ResizeBusy,
         Internal,
     )
 }

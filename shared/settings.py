@@ -81,3 +81,14 @@ class WidthsMixin(BaseSettings):
         if not self.image_widths or any(w <= 0 for w in self.image_widths):
             raise ValueError("IMAGE_WIDTHS must list positive widths")
         return self
+
+
+class ResizeQueueMixin(BaseSettings):
+    """The bound of ``resize.requests``: every service that declares the queue (download, resize)
+    must declare it alike, so both read the same setting."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Requests waiting for a resize worker at most; beyond it the download service answers 503
+    # RESIZE_BUSY at once. Changing it on a running broker takes a policy (docs/deploy.md).
+    resize_queue_max_length: int = Field(default=1000, ge=1, le=10_000_000)

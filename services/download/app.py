@@ -51,7 +51,11 @@ def cors_policy(settings: DownloadSettings) -> CorsPolicy:
 def build(settings: DownloadSettings, *, metrics: Metrics | None = None) -> Starlette:
     metrics = metrics or Metrics()
     store = ObjectStore.from_settings(settings)
-    broker = BrokerLink(settings.amqp_url.get_secret_value(), name=SERVICE_NAME)
+    broker = BrokerLink(
+        settings.amqp_url.get_secret_value(),
+        name=SERVICE_NAME,
+        resize_queue_max_length=settings.resize_queue_max_length,
+    )
     resizer = ResizeCoordinator(broker, metrics, timeout=settings.resize_timeout)
     cache = ObjectCache(
         max_bytes=settings.cache_bytes, max_item_bytes=settings.cache_item_bytes, ttl=settings.cache_ttl

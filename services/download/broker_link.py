@@ -8,13 +8,12 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import ChannelPreconditionFailed
 
 from shared.broker import (
-    RESIZE_QUEUE,
     RpcCall,
     RpcClient,
     check_connection,
     connect,
     declare_events_exchange,
-    declare_work_queue,
+    declare_resize_queue,
 )
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
@@ -24,9 +23,10 @@ log = get_logger(__name__)
 
 
 class BrokerLink:
-    def __init__(self, url: str, *, name: str) -> None:
+    def __init__(self, url: str, *, name: str, resize_queue_max_length: int) -> None:
         self._url = url
         self._name = name
+        self._resize_queue_max_length = resize_queue_max_length
         self._connection: AbstractRobustConnection | None = None
         self._rpc: RpcClient | None = None
 
@@ -37,12 +37,13 @@ class BrokerLink:
         log.info("broker connected")
 
     async def _declare_resize_queue(self, connection: AbstractRobustConnection) -> None:
-        """Declare the work queue, so requests sent before any worker ever started are kept."""
+        """Declare the work queue (bounded), so requests sent before any worker ever started are kept."""
         channel = await connection.channel()
         try:
-            await declare_work_queue(channel, RESIZE_QUEUE)
+            await declare_resize_queue(channel, self._resize_queue_max_length)
         except ChannelPreconditionFailed as exc:
-            # Declared by someone else with other arguments: theirs stands, we only publish to it.
+            # Declared by someone else with other arguments (an older release: no bound): theirs
+            # stands, we only publish to it; docs/deploy.md has the policy that bounds it.
             log.warning("resize queue exists with other arguments", error=str(exc))
         finally:
             if not channel.is_closed:

@@ -21,7 +21,7 @@ class Metrics:
         )
         self.resize_rpcs = Counter(
             "download_resize_rpcs",
-            "Resize requests sent to the workers, by outcome (ok, error, timeout, failed).",
+            "Resize requests sent to the workers, by outcome (ok, error, timeout, busy: the queue was full, failed).",
             ["outcome"],
             registry=self.registry,
         )

@@ -11,8 +11,8 @@ import asyncio
 import time
 
 from services.download.metrics import Metrics
-from shared.broker import RESIZE_QUEUE, RpcCaller
-from shared.errors import Internal, ResizeTimeout, ServiceError, Unavailable, error_from_code
+from shared.broker import RESIZE_QUEUE, QueueFull, RpcCaller
+from shared.errors import Internal, ResizeBusy, ResizeTimeout, ServiceError, Unavailable, error_from_code
 from shared.logging import get_logger
 from shared.messages import SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
 
@@ -34,8 +34,9 @@ class ResizeCoordinator:
     async def resize(self, request: ResizeRequest, *, variant_key: str, correlation_id: str | None) -> None:
         """Return once the worker has stored ``variant_key``; raise the worker's error otherwise.
 
-        Raises ``ResizeTimeout`` (503) when no reply comes within the timeout, ``Unavailable``
-        when the request cannot be sent, and the error of an error reply (e.g. 422 NOT_AN_IMAGE).
+        Raises ``ResizeTimeout`` (503) when no reply comes within the timeout, ``ResizeBusy`` (503)
+        when the queue of resize requests is full, ``Unavailable`` when the request cannot be
+        sent, and the error of an error reply (e.g. 422 NOT_AN_IMAGE).
         """
         task = self._in_flight.get(variant_key)
         if task is None:
@@ -69,6 +70,10 @@ class ResizeCoordinator:
             self._metrics.resize_rpcs.labels(outcome="timeout").inc()
             log.warning("resize request unanswered", key=request.key, width=request.width)
             raise ResizeTimeout() from exc
+        except QueueFull as exc:
+            self._metrics.resize_rpcs.labels(outcome="busy").inc()
+            log.warning("resize queue full; answering busy", key=request.key, width=request.width)
+            raise ResizeBusy("The image service is busy; try again shortly.") from exc
         except ServiceError:
             self._metrics.resize_rpcs.labels(outcome="failed").inc()
             raise

@@ -6,12 +6,12 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.cors import Origins
-from shared.settings import ServiceSettings, WidthsMixin
+from shared.settings import ResizeQueueMixin, ServiceSettings, WidthsMixin
 
 MAX_PRESIGNED_LIFETIME = 7 * 24 * 3600  # the longest a SigV4 pre-signed URL may live
 
 
-class DownloadSettings(ServiceSettings, WidthsMixin):
+class DownloadSettings(ServiceSettings, WidthsMixin, ResizeQueueMixin):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     port: int = Field(default=8001, ge=0, le=65535)

@@ -26,7 +26,20 @@ class Metrics:
         )
         self.timeouts = Counter(
             "resize_job_timeouts_total",
-            "Resizes that outlived JOB_TIMEOUT: answered RESIZE_TIMEOUT, then finished and stored.",
+            "Resizes stopped at JOB_TIMEOUT (their kernel process killed), by the answer: "
+            "image_too_complex (it had most of a CPU) or resize_timeout (it had too little CPU to tell).",
+            ["answer"],
+            registry=self.registry,
+        )
+        self.kernel_crashes = Counter(
+            "resize_kernel_crashes_total",
+            "Kernel processes that ended without answering (the request is retried).",
+            registry=self.registry,
+        )
+        self.kernel_peak_bytes = Histogram(
+            "resize_kernel_peak_bytes",
+            "Peak resident memory of the kernel process during a job (JOB_MEMORY_LIMIT bounds what a job adds).",
+            buckets=tuple(mib * 2**20 for mib in (32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048)),
             registry=self.registry,
         )
         self.in_progress = Gauge(

@@ -1,43 +1,57 @@
 """One resize request, from the queue to a stored variant and a reply.
 
-The steps: parse the request -> name the variant -> answer at once if it is already stored ->
-read the original -> run the kernel in the pool -> store the variant -> reply ``ok``.
+The steps: parse the request -> skip it if its caller has given up (``expiry``) -> name the
+variant -> answer at once if it is already stored, or if its original was stopped at the
+deadline a short while ago (``remembered``) -> wait for the original's turn (``gate``) -> read
+the original -> run the kernel in a kernel process (``pool``) -> store the variant -> reply ``ok``.
 
 The ack/nack decision is explicit:
 
 - a malformed message is answered (when it has a ``reply_to``) and dead-lettered;
+- a request whose caller has given up is acked unanswered (nobody reads the reply);
 - a permanent refusal (``ServiceError`` that is not retryable: NOT_AN_IMAGE, TOO_MANY_PIXELS,
-  SOURCE_TOO_LARGE, NOT_FOUND, ...) is answered with its code and acked: the request was
-  answered, it is not a poison message;
-- anything else (S3 unavailable, an unexpected exception) is retried (``Outcome.RETRY``); after
-  its last attempt the consumer dead-letters it into ``resize.requests.dead``, and that last
-  attempt answers the caller with an error so it is not left waiting.
+  TOO_MANY_SCANS, SOURCE_TOO_LARGE, NOT_FOUND, IMAGE_TOO_COMPLEX, ...) is answered with its
+  code and acked: the request was answered, it is not a poison message;
+- a job stopped at ``job_timeout`` (its process killed) is answered IMAGE_TOO_COMPLEX (422)
+  when it had most of a CPU for that time, else RESIZE_TIMEOUT (503: the machine was too busy
+  to tell), and acked: run again it would be stopped again. RESIZE_BUSY (another job of the
+  original is slow) is answered and acked too;
+- anything else (S3 unavailable, a kernel process that died, an unexpected exception) is
+  retried (``Outcome.RETRY``); after its last attempt the consumer dead-letters it into
+  ``resize.requests.dead``, and that last attempt answers the caller with an error so it is not
+  left waiting.
 
-The pool: a ``ThreadPoolExecutor`` with one thread per CPU. Pillow releases the GIL while it
-decodes, resamples and encodes, so threads run in parallel. Measured on 2 cores (12 MP JPEG ->
-300 px: 37 ms/job with 1 thread, 19-21 ms/job with 2 threads, 23 ms/job with 2 processes; a 12 MP
-RGBA PNG -> 300 px: 128 / 64 / 79 ms/job): threads scale as well as processes and are faster,
-since a process pool pickles the source bytes (MBs) to the child and the variant back.
+The kernel runs in a pool of processes (``services.resize.pool``), not threads: a thread cannot
+be stopped, a process is killed at the deadline and has a memory limit of its own. What that
+costs against the threads it replaced is measured by ``python -m bench.pool`` (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
-from collections.abc import Mapping
-from concurrent.futures import Executor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from services.resize.kernel import Resized, make_variant
+from services.resize.expiry import caller_deadline, still_wanted
+from services.resize.gate import OriginalGate
+from services.resize.job import JobSpec
 from services.resize.metrics import Metrics
+from services.resize.pool import CallerGone, JobTimedOut, KernelCrashed, KernelResult
+from services.resize.remembered import RememberedOriginals
 from shared import broker
 from shared.broker import Outcome
-from shared.errors import BadRequest, ResizeTimeout, ServiceError, Unavailable
+from shared.errors import (
+    BadRequest,
+    ImageTooComplex,
+    ResizeBusy,
+    ResizeTimeout,
+    ServiceError,
+    Unavailable,
+)
 from shared.keys import InvalidKey, parse_original_key, variant_key
 from shared.logging import get_logger
 from shared.messages import EXTENSIONS, SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
@@ -45,6 +59,11 @@ from shared.s3 import ObjectStore
 from shared.settlement import ATTEMPT_LIMIT, attempt_of
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+# A job stopped at the deadline after at least this share of a CPU for the whole time is the
+# picture's fault (IMAGE_TOO_COMPLEX); with less, the machine was too busy to tell (RESIZE_TIMEOUT).
+COMPLEX_CPU_SHARE = 0.5
+# Retryable for the caller, yet answered and acked here: run again at once they would end the same.
+_ANSWERED_NOT_RETRIED = (ResizeTimeout, ResizeBusy)
 
 log = get_logger(__name__)
 
@@ -57,6 +76,7 @@ class Limits:
     webp_quality: int
     job_timeout: float
     avif_quality: int = 60
+    max_scans: int = 100
 
     def quality(self, fmt: str) -> int:
         if fmt == "webp":
@@ -64,6 +84,19 @@ class Limits:
         if fmt == "avif":
             return self.avif_quality
         return self.jpeg_quality
+
+
+class KernelRunner(Protocol):
+    """What the worker needs of ``services.resize.pool.KernelPool``."""
+
+    async def run(self, spec: JobSpec, data: bytes, *, wanted: Callable[[], bool] | None = None) -> KernelResult: ...
+
+
+def stopped_answer(elapsed: float, cpu_seconds: float | None) -> ServiceError:
+    """The answer for a job killed at the deadline after ``elapsed`` seconds and ``cpu_seconds`` of CPU."""
+    if cpu_seconds is not None and cpu_seconds >= COMPLEX_CPU_SHARE * elapsed:
+        return ImageTooComplex(f"The image takes more than {elapsed:.0f} s to resize; it is not resized.")
+    return ResizeTimeout()
 
 
 class _Caller:
@@ -92,15 +125,20 @@ class ResizeWorker:
         self,
         store: ObjectStore,
         reply_channel: AbstractChannel,
-        executor: Executor,
+        kernel: KernelRunner,
         limits: Limits,
         metrics: Metrics,
+        *,
+        gate: OriginalGate,
+        remembered: RememberedOriginals,
     ) -> None:
         self._store = store
         self._reply_channel = reply_channel
-        self._executor = executor
+        self._kernel = kernel
         self._limits = limits
         self._metrics = metrics
+        self._gate = gate
+        self._remembered = remembered
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         """The handler for ``shared.broker.Consumer``."""
@@ -126,10 +164,17 @@ class ResizeWorker:
             return Outcome.DEAD_LETTER, "malformed"
         structlog.contextvars.bind_contextvars(key=request.key, width=request.width, format=request.format)
         self._observe_queue_wait(message.headers)
+        deadline = caller_deadline(message.headers, message.expiration)
+        if not still_wanted(deadline):
+            log.info("resize request expired before it was taken; skipped")
+            return Outcome.ACK, "expired"
         try:
-            reply, label = await self._resize(request, caller)
+            reply, label = await self._resize(request, deadline)
+        except CallerGone:
+            log.info("resize request expired while it waited in the worker; skipped")
+            return Outcome.ACK, "expired"
         except ServiceError as exc:
-            if exc.retryable:
+            if exc.retryable and not isinstance(exc, _ANSWERED_NOT_RETRIED):
                 return await self._retry(message, caller, exc)
             log.info("resize refused", code=exc.code, reason=exc.message)
             await caller.answer(ResizeReply.error(exc.code, exc.message))
@@ -161,23 +206,28 @@ class ResizeWorker:
                 log.warning("could not answer the caller", error=repr(reply_exc))
         return Outcome.RETRY, "retry"
 
-    async def _resize(self, request: ResizeRequest, caller: _Caller) -> tuple[ResizeReply, str]:
+    async def _resize(self, request: ResizeRequest, deadline: float | None) -> tuple[ResizeReply, str]:
         try:
             original = parse_original_key(request.key)
         except InvalidKey as exc:
             raise BadRequest(f"{request.key!r} is not the key of an original file.") from exc
         variant = str(variant_key(original, request.width, EXTENSIONS[request.format]))
+        if request.key in self._remembered:
+            raise ImageTooComplex("The image took too long to resize a short while ago; it is not resized.")
 
         existing = await self._store.head(variant)
         if existing is not None:
             return ResizeReply.ok(variant, existing.content_type, existing.size), "cached"
 
-        stage = self._metrics.stage
-        with stage.labels(stage="read").time():
-            _, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
-        with stage.labels(stage="kernel").time():
-            result = await self._run_kernel(data, request, caller)
-        del data
+        async with self._gate.turn(request.key):
+            if not still_wanted(deadline):
+                raise CallerGone()
+            stage = self._metrics.stage
+            with stage.labels(stage="read").time():
+                _, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+            with stage.labels(stage="kernel").time():
+                result = await self._run_kernel(data, request, deadline)
+            del data
         with stage.labels(stage="write").time():
             await self._store.put_bytes(
                 variant, result.data, content_type=result.content_type, cache_control=CACHE_CONTROL
@@ -186,26 +236,35 @@ class ResizeWorker:
         log.info("variant stored", variant_key=variant, size=len(result.data), dimensions=result.size)
         return ResizeReply.ok(variant, result.content_type, len(result.data)), "resized"
 
-    async def _run_kernel(self, data: bytes, request: ResizeRequest, caller: _Caller) -> Resized:
-        """The CPU work, in the pool; past ``job_timeout`` the caller is told RESIZE_TIMEOUT.
+    async def _run_kernel(self, data: bytes, request: ResizeRequest, deadline: float | None) -> KernelResult:
+        """The CPU work, in a kernel process; at ``job_timeout`` the process is killed.
 
-        A thread cannot be stopped, so the job still finishes and its variant is stored: the
-        caller's retry ("try again shortly") then finds it. The message stays unacked meanwhile,
-        so the prefetch still bounds how much work this worker holds.
+        A job that waited for a process past its caller's deadline is not started (CallerGone).
         """
-        job = functools.partial(
-            make_variant,
-            data,
-            request.width,
-            request.format,
+        spec = JobSpec(
+            width=request.width,
+            format=request.format,
             max_pixels=self._limits.max_pixels,
             quality=self._limits.quality(request.format),
+            max_scans=self._limits.max_scans,
         )
-        future = asyncio.get_running_loop().run_in_executor(self._executor, job)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout=self._limits.job_timeout)
-        except TimeoutError:
-            self._metrics.timeouts.inc()
-            log.warning("resize outlived the job timeout; answering RESIZE_TIMEOUT", timeout=self._limits.job_timeout)
-            await caller.answer(ResizeReply.error(ResizeTimeout.code, ResizeTimeout.public_message))
-            return await future
+            result = await self._kernel.run(spec, data, wanted=lambda: still_wanted(deadline))
+        except JobTimedOut as exc:
+            answer = stopped_answer(exc.elapsed, exc.cpu_seconds)
+            self._metrics.timeouts.labels(answer=answer.code.lower()).inc()
+            if isinstance(answer, ImageTooComplex):
+                self._remembered.add(request.key)
+            log.warning(
+                "resize stopped at the job timeout",
+                timeout=self._limits.job_timeout,
+                cpu_seconds=exc.cpu_seconds,
+                answer=answer.code,
+            )
+            raise answer from exc
+        except KernelCrashed:
+            self._metrics.kernel_crashes.inc()
+            raise
+        if result.peak_rss is not None:
+            self._metrics.kernel_peak_bytes.observe(result.peak_rss)
+        return result

@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from services.bridge.settings import SOURCE_SQS, SOURCE_WEBHOOK
+from services.resize.app import stop_timeout
+from services.resize.settings import ResizeSettings
 from tests.deploy.entrypoints import SERVICES, build_settings, check_command, env_names, settings_classes
 from tests.deploy.manifests import K8S, OVERLAYS, Rendered, containers, matches, pod_spec, tool
 
@@ -190,7 +192,7 @@ def test_the_grace_period_outlasts_the_longest_job(rendered: Rendered) -> None:
     longest = {
         "gateway": PRE_STOP_SECONDS + 10,
         "download": PRE_STOP_SECONDS + setting("download", "RESIZE_TIMEOUT"),
-        "resize": setting("resize", "JOB_TIMEOUT") + 5,  # the worker waits job time + 5 s at stop
+        "resize": stop_timeout(setting("resize", "JOB_TIMEOUT")),  # two jobs in a row, + 5 s at stop
         "cleanup": setting("cleanup", "STOP_TIMEOUT"),
         "bridge": PRE_STOP_SECONDS
         + setting("bridge", "BRIDGE_SQS_WAIT_SECONDS")
@@ -199,6 +201,25 @@ def test_the_grace_period_outlasts_the_longest_job(rendered: Rendered) -> None:
     for name, deployment in deployments.items():
         grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
         assert grace > longest[name], f"{rendered.overlay}/{name}: {grace}s <= {longest[name]}s"
+
+
+def memory_bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(float(quantity[: -len(suffix)]) * factor)
+    return int(quantity)
+
+
+def test_the_resize_memory_limit_holds_every_job_at_its_limit(rendered: Rendered) -> None:
+    """A job past JOB_MEMORY_LIMIT fails alone (TOO_MANY_PIXELS); the pod is never OOM-killed first."""
+    [container] = pod_spec(service_deployments(rendered)["resize"])["containers"]
+    settings = build_settings(ResizeSettings, rendered.container_env(container))
+    assert isinstance(settings, ResizeSettings)
+    assert settings.job_memory_limit > 0 and settings.worker_processes > 0, "pin both: the pod's size depends on them"
+    limit = memory_bytes(container["resources"]["limits"]["memory"])
+    assert limit >= settings.memory_needed(), f"{rendered.overlay}: {limit} < {settings.memory_needed()}"
+    assert memory_bytes(container["resources"]["requests"]["memory"]) <= limit
 
 
 def test_http_services_pause_before_stopping(rendered: Rendered) -> None:
@@ -370,3 +391,11 @@ def test_the_checks_catch_a_root_container_and_a_short_grace_period() -> None:
 
     with pytest.raises(AssertionError, match="resize"):
         test_the_grace_period_outlasts_the_longest_job(mutated("dev", hurry))
+
+
+def test_the_checks_catch_a_resize_pod_too_small_for_its_jobs() -> None:
+    def more_processes(rendered: Rendered) -> None:
+        rendered.kind("ConfigMap")[0]["data"]["WORKER_PROCESSES"] = "4"
+
+    with pytest.raises(AssertionError, match="dev"):
+        test_the_resize_memory_limit_holds_every_job_at_its_limit(mutated("dev", more_processes))

@@ -20,10 +20,11 @@ from devstack.ports import free_port
 from services.download.app import build
 from services.download.content_safety import SVG_POLICY
 from services.download.settings import DownloadSettings
-from shared.broker import RESIZE_QUEUE, Consumer, Outcome, declare_work_queue, reply
+from shared.broker import RESIZE_QUEUE, Consumer, Outcome, declare_resize_queue, reply
 from shared.keys import new_file_id, parse_original_key, variant_key
 from shared.messages import EXTENSIONS, FORMATS, ResizeReply, ResizeRequest
 from shared.s3 import ObjectStore
+from shared.settings import ResizeQueueMixin
 from tests.support.servers import InProcessServer
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -388,7 +389,8 @@ class FakeResizer:
     async def __aenter__(self) -> list[tuple[ResizeRequest, str | None]]:
         self._connection = await aio_pika.connect(self._url)
         channel = await self._connection.channel()
-        queue = await declare_work_queue(channel, RESIZE_QUEUE)
+        # declared as the download service declares it (bounded alike)
+        queue = await declare_resize_queue(channel, ResizeQueueMixin().resize_queue_max_length)
         reply_channel = await self._connection.channel()
 
         async def handle(message: AbstractIncomingMessage) -> Outcome:

@@ -9,7 +9,8 @@ import pytest
 
 from services.download.metrics import Metrics
 from services.download.resizer import ResizeCoordinator
-from shared.errors import NotAnImage, ResizeTimeout, Unavailable
+from shared.broker import QueueFull
+from shared.errors import NotAnImage, ResizeBusy, ResizeTimeout, Unavailable
 from shared.keys import VariantKey
 from shared.messages import ResizeReply, ResizeRequest
 
@@ -119,3 +120,18 @@ async def test_broker_failure_is_unavailable() -> None:
     with pytest.raises(Unavailable) as caught:
         await coordinator.resize(REQUEST, variant_key=VARIANT, correlation_id=None)
     assert caught.value.status == 503
+
+
+class FullQueueRpc(ScriptedRpc):
+    async def call(self, routing_key: str, body: bytes, **_: Any) -> bytes:
+        raise QueueFull(f"{routing_key} refused the request")
+
+
+async def test_a_full_queue_is_busy_at_once() -> None:
+    metrics = Metrics()
+    coordinator = ResizeCoordinator(FullQueueRpc(), metrics, timeout=30)
+    with pytest.raises(ResizeBusy) as caught:
+        await asyncio.wait_for(coordinator.resize(REQUEST, variant_key=VARIANT, correlation_id=None), 1)
+    assert (caught.value.status, caught.value.code, caught.value.retryable) == (503, "RESIZE_BUSY", True)
+    assert _sample(metrics, "download_resize_rpcs_total", outcome="busy") == 1
+    assert coordinator.in_flight == 0
