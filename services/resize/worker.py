@@ -33,6 +33,7 @@ from typing import Any
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from services.resize.content_gate import refuse_rejected_content
 from services.resize.kernel import Resized, make_variant
 from services.resize.metrics import Metrics
 from shared import broker
@@ -174,7 +175,8 @@ class ResizeWorker:
 
         stage = self._metrics.stage
         with stage.labels(stage="read").time():
-            _, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+            source, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+        refuse_rejected_content(source.content_type, data)  # before any variant exists
         with stage.labels(stage="kernel").time():
             result = await self._run_kernel(data, request, caller)
         del data
