@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from services.resize.content_gate import refuse_rejected_content
 from services.resize.expiry import caller_deadline, still_wanted
 from services.resize.gate import OriginalGate
 from services.resize.job import JobSpec
@@ -224,7 +225,8 @@ class ResizeWorker:
                 raise CallerGone()
             stage = self._metrics.stage
             with stage.labels(stage="read").time():
-                _, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+                source, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+            refuse_rejected_content(source.content_type, data)  # before any variant exists
             with stage.labels(stage="kernel").time():
                 result = await self._run_kernel(data, request, deadline)
             del data

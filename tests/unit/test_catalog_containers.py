@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from services.gateway.catalog.signatures import CAMERA_RAW, OTHER_RASTER_IMAGES
-from services.gateway.catalog.sniff import ALIASES, check, detect
+from shared.content_check.signatures import CAMERA_RAW, OTHER_RASTER_IMAGES
+from shared.content_check.sniff import ALIASES, check, detect
 
 RED = Image.new("RGB", (16, 12), (200, 30, 30))
 

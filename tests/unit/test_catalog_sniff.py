@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from services.gateway.catalog.sniff import check, detect
+from shared.content_check.sniff import check, detect
 
 
 def image_bytes(fmt: str, mode: str = "RGB") -> bytes:

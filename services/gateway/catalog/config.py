@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.content_check import HEAD_BYTES
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/files"
 
 
@@ -22,7 +24,7 @@ class CatalogConfig(BaseSettings):
     rejected_retention: int = Field(default=7 * 24 * 3600, ge=0)  # rejected records are kept this long
     deleted_key_retention: int = Field(default=30 * 24 * 3600, ge=0)  # deleted keys are remembered this long
     list_count_limit: int = Field(default=10_000, ge=1)  # listFiles' totalCount counts up to this
-    sniff_bytes: int = Field(default=4096, ge=64, le=1024 * 1024)  # read this much to check the type
+    sniff_bytes: int = Field(default=HEAD_BYTES, ge=64, le=1024 * 1024)  # read this much to check the type
 
     @model_validator(mode="after")
     def _pool(self) -> CatalogConfig:

@@ -14,9 +14,9 @@ import enum
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from services.gateway.catalog.sniff import check
 from services.gateway.catalog.store import PgCatalog
 from shared.broker import Outcome, event_handler
+from shared.content_check import check
 from shared.errors import NotFound, Unavailable
 from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import is_variant_key

@@ -18,8 +18,8 @@ The rules (``check``):
 
 from __future__ import annotations
 
-from services.gateway.catalog.markup import HTML, SVG, detect_markup
-from services.gateway.catalog.signatures import (
+from shared.content_check.markup import HTML, SVG, detect_markup
+from shared.content_check.signatures import (
     AVIF,
     BMP,
     GIF,
@@ -35,6 +35,11 @@ from services.gateway.catalog.signatures import (
     ZIP,
     detect_binary,
 )
+
+# The bytes a verdict is taken on: the catalog's ``SNIFF_BYTES`` default and what the resize worker
+# checks, so both reach the same verdict (what a signature needs is at most the first 1,024 bytes;
+# an ISO BMFF brand list or HTML markup may run further).
+HEAD_BYTES = 4096
 
 RASTER_IMAGES = frozenset({JPEG, PNG, GIF, WEBP, AVIF, HEIC, BMP, TIFF, ICO}) | OTHER_RASTER_IMAGES
 
