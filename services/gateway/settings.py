@@ -25,7 +25,8 @@ class GatewaySettings(ServiceSettings, CatalogConfig):
     upload_min_size: int = Field(default=1, ge=1)
     upload_max_size: int = Field(default=1024**3, ge=1)
     allowed_types: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*/*"])
-    presign_expires: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    # A POST form can be posted again as long as it is valid (S3 cannot say "once"): keep it short.
+    presign_expires: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     multipart_expires: int = Field(default=6 * 3600, ge=1, le=7 * 24 * 3600)  # part URLs of a multipart upload
     settings_cache_ttl: float = Field(default=2.0, ge=0)  # seconds another replica's updateSettings may take
     download_base_url: str = "http://127.0.0.1:8001"

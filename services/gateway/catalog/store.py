@@ -299,10 +299,14 @@ class PgCatalog:
         return None if row is None else record_from_row(row)
 
     async def confirm(self, key: str, *, size: int, etag: str | None) -> FileRecord | None:
-        """``object.created`` checked out: pending (or ready) becomes ready with S3's size and ETag."""
+        """``object.created`` checked out: pending becomes ready with S3's size and ETag; a ready
+        record is confirmed again only with the same bytes (None otherwise: see ``overwrites``)."""
         row = await self._fetchrow(
-            f"""UPDATE files SET status = 'ready', size = $2, etag = $3, reason = NULL, saved_on = clock_timestamp()
-                WHERE key = $1 AND status IN ('pending', 'ready')
+            f"""UPDATE files SET status = 'ready', size = $2, etag = coalesce($3, etag), reason = NULL,
+                       saved_on = clock_timestamp()
+                WHERE key = $1
+                  AND (status = 'pending'
+                       OR (status = 'ready' AND size = $2 AND (etag IS NULL OR $3::text IS NULL OR etag = $3)))
                   AND NOT EXISTS (SELECT 1 FROM deleted_keys d WHERE d.key = $1)
                 RETURNING {COLUMNS}""",
             key,
@@ -310,6 +314,11 @@ class PgCatalog:
             etag,
         )
         return None if row is None else record_from_row(row)
+
+    async def was_deleted(self, key: str) -> bool:
+        """Whether ``key`` is remembered as deleted (keys are never reused: bytes written there
+        afterwards come from a stale upload form, not from anything the catalog issued)."""
+        return bool(await self._fetchval("SELECT 1 FROM deleted_keys WHERE key = $1", key))
 
     async def reject(self, key: str, reason: str) -> FileRecord | None:
         """The content is not what was declared: the record stays, ``rejected``, with the reason
