@@ -62,7 +62,9 @@ def build_catalog(settings: GatewaySettings, store: ObjectStore) -> CatalogServi
     expiry = Expiry(
         catalog,
         events,
+        store=store,
         pending_max_age=settings.presign_expires + settings.pending_expiry_margin,
+        multipart_max_age=settings.multipart_expires + settings.pending_expiry_margin,
         rejected_retention=settings.rejected_retention,
         deleted_key_retention=settings.deleted_key_retention,
     )

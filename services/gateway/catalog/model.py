@@ -31,6 +31,7 @@ class FileRecord:
     saved_on: datetime
     etag: str | None = None
     reason: str | None = None  # why a record was rejected, readable by the client
+    upload_id: str | None = None  # a pending multipart upload's S3 upload id
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class NewFile:
     created_by_name: str | None = None
     tags: tuple[str, ...] = ()  # already normalized (lowercase, de-duplicated, limited)
     meta: dict[str, Any] = field(default_factory=dict)
+    upload_id: str | None = None  # a multipart upload's S3 upload id (pending records only)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,15 @@ class Catalog(Protocol):
 
     async def register_pending(self, new: NewFile) -> FileRecord:
         """An upload payload was issued for ``new.key``; the record waits for ``object.created``."""
+        ...
+
+    async def pending_upload(self, key: str, upload_id: str) -> FileRecord | None:
+        """The pending record of the multipart upload ``upload_id`` of ``key`` (None: no such upload
+        is waiting, it was completed, refused or expired)."""
+        ...
+
+    async def expire(self, key: str) -> bool:
+        """Drop the pending record of ``key`` (an upload that will not come); True when one went."""
         ...
 
     async def register_uploaded(self, new: NewFile, *, size: int, etag: str | None) -> FileRecord:

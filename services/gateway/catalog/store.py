@@ -31,7 +31,8 @@ from services.gateway.catalog.query import build_where, like_escape
 from shared.errors import NotFound, Unavailable, ValidationFailed
 
 COLUMNS = (
-    "id, key, name, type, size, status, tags, meta, created_by, created_by_name, created_on, saved_on, etag, reason"
+    "id, key, name, type, size, status, tags, meta, created_by, created_by_name, created_on, saved_on, etag, reason, "
+    "upload_id"
 )
 # The database does not answer, is shutting down or starting, cancelled a statement that ran past
 # the timeout, or has no connection left: a 503 for requests, a retry for events.
@@ -63,7 +64,32 @@ def record_from_row(row: asyncpg.Record) -> FileRecord:
         saved_on=row["saved_on"],
         etag=row["etag"],
         reason=row["reason"],
+        upload_id=row["upload_id"],
     )
+
+
+async def _insert(conn: Any, new: NewFile, *, status: str, size: int, etag: str | None) -> asyncpg.Record | None:
+    """A new record of ``new`` (None when its id or key is taken)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""INSERT INTO files (id, key, name, type, size, status, tags, meta, created_by, created_by_name, etag,
+                               upload_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)
+            ON CONFLICT DO NOTHING
+            RETURNING {COLUMNS}""",
+        new.id,
+        new.key,
+        new.name,
+        new.type.lower(),
+        size,
+        status,
+        list(new.tags),
+        _meta(new.meta),
+        new.created_by,
+        new.created_by_name,
+        etag,
+        new.upload_id,
+    )
+    return row
 
 
 def _meta(value: dict[str, Any]) -> str:
@@ -89,21 +115,8 @@ class PgCatalog:
     # --- the API side (the Catalog protocol) ---------------------------------------------------
 
     async def register_pending(self, new: NewFile) -> FileRecord:
-        row = await self._fetchrow(
-            f"""INSERT INTO files (id, key, name, type, size, status, tags, meta, created_by, created_by_name)
-                VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::jsonb, $8, $9)
-                ON CONFLICT DO NOTHING
-                RETURNING {COLUMNS}""",
-            new.id,
-            new.key,
-            new.name,
-            new.type.lower(),
-            new.size,
-            list(new.tags),
-            _meta(new.meta),
-            new.created_by,
-            new.created_by_name,
-        )
+        async with self._acquire() as conn:
+            row = await _insert(conn, new, status="pending", size=new.size, etag=None)
         if row is None:
             raise ValidationFailed("A file with this id or key is already registered.")
         return record_from_row(row)
@@ -116,23 +129,7 @@ class PgCatalog:
             if await conn.fetchval("SELECT 1 FROM deleted_keys WHERE key = $1", new.key):
                 raise NotFound("The file was deleted.")
             if existing is None:
-                row = await conn.fetchrow(
-                    f"""INSERT INTO files (id, key, name, type, size, status, tags, meta, created_by,
-                                           created_by_name, etag)
-                        VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7::jsonb, $8, $9, $10)
-                        ON CONFLICT DO NOTHING
-                        RETURNING {COLUMNS}""",
-                    new.id,
-                    new.key,
-                    new.name,
-                    new.type.lower(),
-                    size,
-                    list(new.tags),
-                    _meta(new.meta),
-                    new.created_by,
-                    new.created_by_name,
-                    etag,
-                )
+                row = await _insert(conn, new, status="ready", size=size, etag=etag)
                 if row is None:  # a concurrent registration of the same key won, or the id is taken
                     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM files WHERE key = $1", new.key)
                     if row is None:
@@ -143,7 +140,7 @@ class PgCatalog:
             confirmed = existing["status"] == "ready"
             row = await conn.fetchrow(
                 f"""UPDATE files SET name = $2, type = $3, tags = $4, meta = $5::jsonb, status = 'ready',
-                           size = $6, etag = $7, saved_on = clock_timestamp()
+                           size = $6, etag = $7, upload_id = NULL, saved_on = clock_timestamp()
                     WHERE key = $1 RETURNING {COLUMNS}""",
                 new.key,
                 new.name,
@@ -303,7 +300,7 @@ class PgCatalog:
         record is confirmed again only with the same bytes (None otherwise: see ``overwrites``)."""
         row = await self._fetchrow(
             f"""UPDATE files SET status = 'ready', size = $2, etag = coalesce($3, etag), reason = NULL,
-                       saved_on = clock_timestamp()
+                       upload_id = NULL, saved_on = clock_timestamp()
                 WHERE key = $1
                   AND (status = 'pending'
                        OR (status = 'ready' AND size = $2 AND (etag IS NULL OR $3::text IS NULL OR etag = $3)))
@@ -312,6 +309,12 @@ class PgCatalog:
             key,
             size,
             etag,
+        )
+        return None if row is None else record_from_row(row)
+
+    async def pending_upload(self, key: str, upload_id: str) -> FileRecord | None:
+        row = await self._fetchrow(
+            f"SELECT {COLUMNS} FROM files WHERE key = $1 AND status = 'pending' AND upload_id = $2", key, upload_id
         )
         return None if row is None else record_from_row(row)
 
@@ -341,13 +344,19 @@ class PgCatalog:
             await conn.execute("INSERT INTO deleted_keys (key) VALUES ($1) ON CONFLICT DO NOTHING", key)
         return bool(status.endswith(" 1"))
 
-    async def waiting_since(self, *, pending_before: datetime, limit: int) -> builtins.list[FileRecord]:
-        """Pending records created before ``pending_before``, oldest first."""
+    async def waiting_since(
+        self, *, pending_before: datetime, limit: int, multipart_before: datetime | None = None
+    ) -> builtins.list[FileRecord]:
+        """Pending records created before ``pending_before`` (multipart uploads, whose part URLs
+        live longer: before ``multipart_before``, by default the same), oldest first."""
         rows = await self._fetch(
-            f"""SELECT {COLUMNS} FROM files WHERE status = 'pending' AND created_on < $1
+            f"""SELECT {COLUMNS} FROM files
+                WHERE status = 'pending' AND created_on < greatest($1::timestamptz, $3::timestamptz)
+                  AND created_on < (CASE WHEN upload_id IS NULL THEN $1::timestamptz ELSE $3::timestamptz END)
                 ORDER BY created_on LIMIT $2""",
             pending_before,
             limit,
+            pending_before if multipart_before is None else multipart_before,
         )
         return [record_from_row(r) for r in rows]
 
