@@ -16,6 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from services.gateway.auth import Principal, TokenVerifier
+from services.gateway.budget import BudgetLimits, RequestBudget
 from services.gateway.catalog.events import CatalogEvents
 from services.gateway.catalog.expiry import Expiry
 from services.gateway.catalog.model import Preferences
@@ -96,6 +97,12 @@ def build(settings: GatewaySettings) -> Starlette:
         preferences,
         presign_expires=settings.presign_expires,
         multipart_expires=settings.multipart_expires,
+        max_pending=settings.max_pending_uploads_per_user,
+    )
+    budget_limits = BudgetLimits(
+        operations=settings.max_operations_per_request,
+        uploads=settings.max_uploads_per_request,
+        lists=settings.max_lists_per_request,
     )
 
     def context(principal: Principal, correlation_id: str) -> RequestContext:
@@ -107,6 +114,7 @@ def build(settings: GatewaySettings) -> Starlette:
             preferences=preferences,
             metrics=metrics,
             correlation_id=correlation_id,
+            budget=RequestBudget(budget_limits),  # one per HTTP request: every operation of it spends from it
         )
 
     @asynccontextmanager

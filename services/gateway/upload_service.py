@@ -3,11 +3,11 @@ record in the catalog (``createdBy`` = the caller), checked against the stored F
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from services.gateway.budget import Cost, RequestBudget
 from services.gateway.catalog.model import Catalog, FileRecord, NewFile, Preferences
 from services.gateway.files import (
     META_CREATED_BY,
@@ -56,6 +56,10 @@ class Uploader:
 
 
 class UploadService:
+    """Issues uploads within two bounds: the request's budget (``Cost.UPLOADS``, spent once the input
+    is valid) and ``max_pending`` records waiting per uploader (checked by the catalog as it
+    registers them, all of one request or none)."""
+
     def __init__(
         self,
         catalog: Catalog,
@@ -65,6 +69,7 @@ class UploadService:
         *,
         presign_expires: int,
         multipart_expires: int,
+        max_pending: int | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -72,35 +77,48 @@ class UploadService:
         self._preferences = preferences
         self._presign_expires = presign_expires
         self._multipart_expires = multipart_expires
+        self._max_pending = max_pending
 
-    async def presign(self, uploader: Uploader, raw: Mapping[str, Any]) -> dict[str, Any]:
+    async def presign(self, uploader: Uploader, raw: Mapping[str, Any], budget: RequestBudget) -> dict[str, Any]:
         request = upload_policy(await self._preferences.get()).check(raw)
-        return await self._issue(uploader, request)
+        (payload,) = await self._issue(uploader, [request], budget)
+        return payload
 
-    async def presign_many(self, uploader: Uploader, raws: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+    async def presign_many(
+        self, uploader: Uploader, raws: Sequence[Mapping[str, Any] | None], budget: RequestBudget
+    ) -> list[dict[str, Any]]:
         requests = upload_policy(await self._preferences.get()).check_many(raws)
-        return list(await asyncio.gather(*(self._issue(uploader, request) for request in requests)))
+        return await self._issue(uploader, requests, budget)
 
-    async def _issue(self, uploader: Uploader, request: UploadRequest) -> dict[str, Any]:
-        file_id = new_file_id()
-        key = str(original_key(file_id, request.name))
-        post = self._store.presigned_post(
-            key,
-            content_type=request.type,
-            max_size=request.size,
-            expires_in=self._presign_expires,
-            metadata={META_CREATED_BY: creator_metadata(uploader.subject)},
-        )
-        await self._catalog.register_pending(self._pending(uploader, file_id, key, request))
-        return upload_payload(file_id, key, request, post)
+    async def _issue(
+        self, uploader: Uploader, requests: Sequence[UploadRequest], budget: RequestBudget
+    ) -> list[dict[str, Any]]:
+        budget.spend(Cost.UPLOADS, len(requests))
+        pending: list[NewFile] = []
+        payloads: list[dict[str, Any]] = []
+        for request in requests:
+            file_id = new_file_id()
+            key = str(original_key(file_id, request.name))
+            post = self._store.presigned_post(
+                key,
+                content_type=request.type,
+                max_size=request.size,
+                expires_in=self._presign_expires,
+                metadata={META_CREATED_BY: creator_metadata(uploader.subject)},
+            )
+            pending.append(self._pending(uploader, file_id, key, request))
+            payloads.append(upload_payload(file_id, key, request, post))
+        await self._catalog.register_pending_many(pending, max_pending=self._max_pending)
+        return payloads
 
     async def create_multipart(
-        self, uploader: Uploader, raw: Mapping[str, Any], number_of_parts: Any
+        self, uploader: Uploader, raw: Mapping[str, Any], number_of_parts: Any, budget: RequestBudget
     ) -> dict[str, Any]:
         """Start a multipart upload: one pre-signed PUT URL per part, with the content type pinned
         and each part's exact size signed (S3 refuses a part of another size)."""
         request = upload_policy(await self._preferences.get()).check(raw)
         sizes = part_sizes(request.size, check_part_count(number_of_parts, request.size))
+        budget.spend(Cost.UPLOADS)
         file_id = new_file_id()
         key = str(original_key(file_id, request.name))
         upload_id = await self._store.create_multipart_upload(
@@ -110,7 +128,7 @@ class UploadService:
         )
         try:
             new = replace(self._pending(uploader, file_id, key, request), upload_id=upload_id)
-            await self._catalog.register_pending(new)
+            await self._catalog.register_pending(new, max_pending=self._max_pending)
         except Exception:
             await self._abort(key, upload_id)
             raise

@@ -8,6 +8,7 @@ Pure data, no I/O.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -116,8 +117,15 @@ class Catalog(Protocol):
     ``owner`` (a JWT sub) restricts an operation to that creator's records (None: anyone's).
     A record outside those bounds is simply absent (None / not listed): never a leak of existence."""
 
-    async def register_pending(self, new: NewFile) -> FileRecord:
-        """An upload payload was issued for ``new.key``; the record waits for ``object.created``."""
+    async def register_pending(self, new: NewFile, *, max_pending: int | None = None) -> FileRecord:
+        """An upload payload was issued for ``new.key``; the record waits for ``object.created``.
+        ``max_pending``: refuse (LimitExceeded) when its creator would hold more pending records."""
+        ...
+
+    async def register_pending_many(
+        self, news: Sequence[NewFile], *, max_pending: int | None = None
+    ) -> builtins.list[FileRecord]:
+        """``register_pending`` for several at once: all of them or none."""
         ...
 
     async def pending_upload(self, key: str, upload_id: str) -> FileRecord | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -28,12 +29,15 @@ from services.gateway.catalog.model import (
     TagCount,
 )
 from services.gateway.catalog.query import build_where, like_escape
-from shared.errors import NotFound, Unavailable, ValidationFailed
+from shared.errors import LimitExceeded, NotFound, Unavailable, ValidationFailed
 
 COLUMNS = (
     "id, key, name, type, size, status, tags, meta, created_by, created_by_name, created_on, saved_on, etag, reason, "
     "upload_id"
 )
+# pg_advisory_xact_lock(PENDING_LOCK_CLASS, hashtext(created_by)): one user's pending uploads are
+# counted and added by one transaction at a time (the two-key space is apart from the migrations' lock).
+PENDING_LOCK_CLASS = 0x70656E64  # "pend"
 # The database does not answer, is shutting down or starting, cancelled a statement that ran past
 # the timeout, or has no connection left: a 503 for requests, a retry for events.
 DB_ERRORS = (
@@ -114,12 +118,45 @@ class PgCatalog:
 
     # --- the API side (the Catalog protocol) ---------------------------------------------------
 
-    async def register_pending(self, new: NewFile) -> FileRecord:
-        async with self._acquire() as conn:
-            row = await _insert(conn, new, status="pending", size=new.size, etag=None)
-        if row is None:
-            raise ValidationFailed("A file with this id or key is already registered.")
-        return record_from_row(row)
+    async def register_pending(self, new: NewFile, *, max_pending: int | None = None) -> FileRecord:
+        (record,) = await self.register_pending_many([new], max_pending=max_pending)
+        return record
+
+    async def register_pending_many(
+        self, news: Sequence[NewFile], *, max_pending: int | None = None
+    ) -> builtins.list[FileRecord]:
+        records: builtins.list[FileRecord] = []
+        async with self._acquire() as conn, conn.transaction():
+            if max_pending is not None:
+                await self._check_pending(conn, news, max_pending)
+            for new in news:
+                row = await _insert(conn, new, status="pending", size=new.size, etag=None)
+                if row is None:
+                    raise ValidationFailed("A file with this id or key is already registered.")
+                records.append(record_from_row(row))
+        return records
+
+    @staticmethod
+    async def _check_pending(conn: Any, news: Sequence[NewFile], max_pending: int) -> None:
+        """Refuse (LimitExceeded) when a creator would hold more than ``max_pending`` pending
+        records; one user's registrations are serialized so that concurrent requests cannot
+        each pass the check. Counting stops at ``max_pending`` (an index scan of one user's)."""
+        adding = Counter(new.created_by for new in news if new.created_by is not None)
+        for owner in sorted(adding):
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PENDING_LOCK_CLASS, owner)
+            held = await conn.fetchval(
+                """SELECT count(*) FROM (SELECT 1 FROM files WHERE status = 'pending' AND created_by = $1
+                   LIMIT $2) AS p""",
+                owner,
+                max_pending,
+            )
+            given = int(held) + adding[owner]
+            if given > max_pending:
+                raise LimitExceeded(
+                    f"At most {max_pending} uploads may wait to be uploaded at once; finish or abandon some first "
+                    f"(an unused payload is forgotten when it expires).",
+                    data={"limit": "pendingUploadsPerUser", "max": max_pending, "given": given},
+                )
 
     async def register_uploaded(self, new: NewFile, *, size: int, etag: str | None) -> FileRecord:
         async with self._acquire() as conn, conn.transaction():
