@@ -327,7 +327,8 @@ class ObjectStore:
         return str(resp.get("ETag", "")).strip('"')
 
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
-        """Drop an unfinished upload and its parts (a no-op for one that is gone)."""
+        """Drop an unfinished upload and its parts (a no-op for one that is gone). Called by the
+        gateway: its expiry for uploads never completed, and completion for parts it refuses."""
         try:
             await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
         except NotFound:
