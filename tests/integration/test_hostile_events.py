@@ -27,7 +27,6 @@ from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
 from shared.s3 import ObjectStore
 from tests.support.gateway import CREATE, GET, LIST, Gateway, Start, start_gateway
 from tests.support.hostile import connection, png, serve_bridge
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 from tests.support.waiting import eventually
 
@@ -107,7 +106,6 @@ async def webhook_bridge(settings_for: Callable[..., Any]) -> AsyncIterator[InPr
     settings: BridgeSettings = settings_for(
         BridgeSettings,
         host="127.0.0.1",
-        port=free_port(),
         dev_mode=False,
         bridge_source="webhook",
         bridge_webhook_token=TOKEN,

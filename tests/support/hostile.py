@@ -25,7 +25,6 @@ from services.cleanup.settings import CleanupSettings
 from shared.s3 import make_client
 from shared.settings import CommonSettings
 from shared.worker import WorkerProcess
-from tests.support.ports import free_port
 from tests.support.servers import InProcessServer
 
 
@@ -46,8 +45,8 @@ async def wait_ready(server: InProcessServer) -> None:
 
 @asynccontextmanager
 async def serve_bridge(settings: BridgeSettings) -> AsyncIterator[InProcessServer]:
-    """The bridge in-process on its settings' port, once it is ready."""
-    server = InProcessServer(build_bridge(settings), settings.port)
+    """The bridge in-process on a free port (not its settings' own), once it is ready."""
+    server = InProcessServer(build_bridge(settings))
     await server.start()
     try:
         await wait_ready(server)
@@ -62,7 +61,6 @@ async def bridge(settings_for: Callable[..., Any], infra: Any, tmp_path: Path) -
     settings: BridgeSettings = settings_for(
         BridgeSettings,
         host="127.0.0.1",
-        port=free_port(),
         seaweedfs_filer=infra.filer_address,
         weed_binary=infra.weed_binary,
         bridge_checkpoint_path=str(tmp_path / "bridge-checkpoint"),
@@ -82,7 +80,7 @@ async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
 @pytest.fixture
 async def cleanup(settings_for: Callable[..., Any]) -> AsyncIterator[WorkerProcess]:
     """The cleanup worker: deletes a removed original's variants."""
-    worker = build_cleanup(settings_for(CleanupSettings, port=free_port(), sweep_interval=0))
+    worker = build_cleanup(settings_for(CleanupSettings, port=0, sweep_interval=0))  # side port: any free one
     await worker.start()
     try:
         yield worker
