@@ -172,6 +172,7 @@ def gateway(infra: Infra, database_url: str, log_dir: Path, count_limit: int) ->
         "S3_BUCKET": bucket,
         "DATABASE_URL": database_url,
         "LIST_COUNT_LIMIT": str(count_limit),
+        "MAX_PENDING_UPLOADS_PER_USER": "1000000",  # one user pre-signs for seconds without uploading
     }
     process = ServiceProcess("gateway", free_port(), env, log_path=log_dir / "gateway.log")
     try:

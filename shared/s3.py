@@ -278,13 +278,15 @@ class ObjectStore:
         resp = await self._call("create_multipart_upload", Key=key, ContentType=content_type, Metadata=metadata or {})
         return str(resp["UploadId"])
 
-    def presigned_upload_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
-        """A URL the client PUTs part ``part_number`` (1-based) of the upload to."""
-        url: str = self._presign.generate_presigned_url(
-            "upload_part",
-            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
-            ExpiresIn=expires_in,
-        )
+    def presigned_upload_part(
+        self, key: str, upload_id: str, part_number: int, *, expires_in: int, content_length: int | None = None
+    ) -> str:
+        """A URL the client PUTs part ``part_number`` (1-based) of the upload to. With
+        ``content_length`` the length is signed: S3 refuses a PUT of any other size (403)."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+        if content_length is not None:
+            params["ContentLength"] = content_length
+        url: str = self._presign.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
         return url
 
     async def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
@@ -323,6 +325,14 @@ class ObjectStore:
         except BotoCoreError as exc:
             raise Unavailable("The object store did not answer.") from exc
         return str(resp.get("ETag", "")).strip('"')
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished upload and its parts (a no-op for one that is gone). Called by the
+        gateway: its expiry for uploads never completed, and completion for parts it refuses."""
+        try:
+            await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
+        except NotFound:
+            return
 
     def presigned_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
         """A GET URL; ``content_type`` (signed, as ``response-content-type``) is the Content-Type S3

@@ -31,7 +31,7 @@ class BridgeSettings(ServiceSettings):
     bridge_resume_margin: float = Field(default=5.0, ge=0)  # extra seconds replayed (clock skew)
     bridge_restart_backoff_max: float = Field(default=30.0, gt=0)
 
-    # webhook: when set, senders must present ``Authorization: Bearer <token>``.
+    # webhook: senders must present ``Authorization: Bearer <token>``; required unless DEV_MODE.
     bridge_webhook_token: SecretStr = SecretStr("")
     bridge_publish_timeout: float = Field(default=10.0, gt=0)
 
@@ -45,6 +45,17 @@ class BridgeSettings(ServiceSettings):
     def _sqs_needs_a_queue(self) -> BridgeSettings:
         if self.bridge_source == SOURCE_SQS and not self.bridge_sqs_queue_url:
             raise ValueError("BRIDGE_SOURCE=sqs needs BRIDGE_SQS_QUEUE_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_token(self) -> BridgeSettings:
+        # Without one, anyone who reaches the port could publish object.removed / object.created.
+        open_to_anyone = not self.bridge_webhook_token.get_secret_value().strip()
+        if self.bridge_source == SOURCE_WEBHOOK and open_to_anyone and not self.dev_mode:
+            raise ValueError(
+                "BRIDGE_SOURCE=webhook needs BRIDGE_WEBHOOK_TOKEN (senders present it as a bearer token), "
+                "or DEV_MODE=true for local development"
+            )
         return self
 
     def checkpoint_path(self) -> Path:

@@ -96,10 +96,13 @@ class WebhookReceiver:
         return Response(status_code=204)
 
     def _authorize(self, request: Request) -> None:
+        """Bearer token, compared in constant time (as bytes: any header, even one that is not
+        ASCII, is a refusal, not an error). No token configured: open (dev mode only, see settings)."""
         if not self._token:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), self._token):
+        matches = hmac.compare_digest(given.strip().encode(), self._token.encode())
+        if scheme.lower() != "bearer" or not matches:
             raise Unauthorized("a valid bearer token is required to post notifications")
 
 

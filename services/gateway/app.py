@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from services.gateway.auth import Principal, TokenVerifier
+from services.gateway.budget import BudgetLimits, RequestBudget
 from services.gateway.catalog.events import CatalogEvents
 from services.gateway.catalog.expiry import Expiry
 from services.gateway.catalog.model import Preferences
@@ -64,7 +65,9 @@ def build_catalog(settings: GatewaySettings, store: ObjectStore) -> CatalogServi
     expiry = Expiry(
         catalog,
         events,
+        store=store,
         pending_max_age=settings.presign_expires + settings.pending_expiry_margin,
+        multipart_max_age=settings.multipart_expires + settings.pending_expiry_margin,
         rejected_retention=settings.rejected_retention,
         deleted_key_retention=settings.deleted_key_retention,
     )
@@ -109,6 +112,12 @@ def build(settings: GatewaySettings) -> Starlette:
         preferences,
         presign_expires=settings.presign_expires,
         multipart_expires=settings.multipart_expires,
+        max_pending=settings.max_pending_uploads_per_user,
+    )
+    budget_limits = BudgetLimits(
+        operations=settings.max_operations_per_request,
+        uploads=settings.max_uploads_per_request,
+        lists=settings.max_lists_per_request,
     )
 
     def context(principal: Principal, correlation_id: str) -> RequestContext:
@@ -120,6 +129,7 @@ def build(settings: GatewaySettings) -> Starlette:
             preferences=preferences,
             metrics=metrics,
             correlation_id=correlation_id,
+            budget=RequestBudget(budget_limits),  # one per HTTP request: every operation of it spends from it
         )
 
     @asynccontextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.gateway.auth import Principal
+from services.gateway.budget import RequestBudget
 from services.gateway.catalog.model import Catalog
 from services.gateway.files import FileService
 from services.gateway.metrics import Metrics
@@ -21,3 +22,4 @@ class RequestContext:
     preferences: PreferencesCache
     metrics: Metrics
     correlation_id: str
+    budget: RequestBudget  # what this HTTP request may still cause (all its operations share it)

@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 from ariadne import MutationType, ObjectType, QueryType, SchemaBindable
 from graphql import GraphQLError, GraphQLResolveInfo
 
+from services.gateway.budget import Cost
 from services.gateway.context import RequestContext
 from services.gateway.files import record_to_graphql
 from services.gateway.permissions import Action, access, require_any_file_scope, require_settings
@@ -28,6 +29,7 @@ async def respond(info: Info, action: Callable[[RequestContext], Awaitable[Paylo
     """Run ``action``; ServiceErrors (permission included) become ``{data: null, error}``."""
     ctx = info.context
     try:
+        ctx.budget.spend(Cost.OPERATIONS)
         payload = await action(ctx)
     except ServiceError as exc:
         _refused(info, exc)
@@ -65,6 +67,7 @@ async def version(_obj: Any, info: Info) -> str | None:
     """The catalog's schema version (the admin app reads null as 'not installed', so a database
     that does not answer is an error with its code, not null)."""
     try:
+        info.context.budget.spend(Cost.OPERATIONS)
         return await info.context.catalog.version()
     except ServiceError as exc:
         _refused(info, exc)
@@ -73,14 +76,14 @@ async def version(_obj: Any, info: Info) -> str | None:
 
 async def get_pre_signed_post_payload(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        return {"data": await ctx.uploads.presign(_uploader(ctx), args["data"])}
+        return {"data": await ctx.uploads.presign(_uploader(ctx), args["data"], ctx.budget)}
 
     return await respond(info, action)
 
 
 async def get_pre_signed_post_payloads(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        return {"data": await ctx.uploads.presign_many(_uploader(ctx), args["data"])}
+        return {"data": await ctx.uploads.presign_many(_uploader(ctx), args["data"], ctx.budget)}
 
     return await respond(info, action)
 
@@ -95,7 +98,9 @@ async def get_file(_obj: Any, info: Info, **args: Any) -> Payload:
 
 async def list_files(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        page = await ctx.files.list_files(access(ctx.principal, Action.READ), args)
+        reach = access(ctx.principal, Action.READ)
+        ctx.budget.spend(Cost.LISTS)
+        page = await ctx.files.list_files(reach, args)
         prefix = await _src_prefix(ctx)
         return {
             "data": [record_to_graphql(record, prefix) for record in page.items],
@@ -116,7 +121,9 @@ async def list_tags(_obj: Any, info: Info, **args: Any) -> list[str]:
 
 async def list_tags_with_count(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        tags = await ctx.files.tags(access(ctx.principal, Action.READ), args.get("where"))
+        reach = access(ctx.principal, Action.READ)
+        ctx.budget.spend(Cost.LISTS)
+        tags = await ctx.files.tags(reach, args.get("where"))
         return {"data": [{"tag": t.tag, "count": t.count} for t in tags]}
 
     return await respond(info, action)
@@ -169,7 +176,8 @@ async def update_settings(_obj: Any, info: Info, **args: Any) -> Payload:
 
 async def create_multi_part_upload(_obj: Any, info: Info, **args: Any) -> Payload:
     async def action(ctx: RequestContext) -> Payload:
-        return {"data": await ctx.uploads.create_multipart(_uploader(ctx), args["data"], args["numberOfParts"])}
+        uploader = _uploader(ctx)
+        return {"data": await ctx.uploads.create_multipart(uploader, args["data"], args["numberOfParts"], ctx.budget)}
 
     return await respond(info, action)
 

@@ -39,10 +39,16 @@ class GatewaySettings(ServiceSettings, CatalogConfig):
     upload_min_size: int = Field(default=1, ge=1)
     upload_max_size: int = Field(default=1024**3, ge=1)
     allowed_types: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*/*"])
-    presign_expires: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    # A POST form can be posted again as long as it is valid (S3 cannot say "once"): keep it short.
+    presign_expires: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     multipart_expires: int = Field(default=6 * 3600, ge=1, le=7 * 24 * 3600)  # part URLs of a multipart upload
     settings_cache_ttl: float = Field(default=2.0, ge=0)  # seconds another replica's updateSettings may take
     download_base_url: str = "http://127.0.0.1:8001"
+    # The work one HTTP request may cause across its batch and aliases (services/gateway/budget.py)
+    max_operations_per_request: int = Field(default=100, ge=1)
+    max_uploads_per_request: int = Field(default=20, ge=1)  # payloads issued: POST forms, multipart uploads
+    max_lists_per_request: int = Field(default=10, ge=1)  # listFiles, listTags, listTagsWithCount
+    max_pending_uploads_per_user: int = Field(default=200, ge=1)  # issued and not yet uploaded, per token sub
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_size: int = Field(default=50, ge=1)

@@ -3,11 +3,11 @@ record in the catalog (``createdBy`` = the caller), checked against the stored F
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from services.gateway.budget import Cost, RequestBudget
 from services.gateway.catalog.model import Catalog, FileRecord, NewFile, Preferences
 from services.gateway.files import (
     META_CREATED_BY,
@@ -19,15 +19,18 @@ from services.gateway.files import (
 )
 from services.gateway.permissions import Access
 from services.gateway.preferences import PreferencesCache, upload_policy
-from services.gateway.uploads import UploadRequest, check_part_count, upload_info, upload_payload
+from services.gateway.uploads import UploadRequest, check_part_count, part_sizes, upload_info, upload_payload
 from shared.errors import NotFound, ValidationFailed
 from shared.keys import new_file_id, original_key
+from shared.logging import get_logger
 from shared.s3 import ObjectStore
+
+log = get_logger(__name__)
 
 
 def size_problem(size: int, preferences: Preferences, declared: str | None) -> dict[str, Any] | None:
-    """What is wrong with the size of a completed multipart upload (its part URLs cannot pin a
-    size range as a POST policy does): larger than declared, or outside the preferences."""
+    """What is wrong with the size of a multipart upload (its listed parts before they are joined,
+    the object after): larger than declared, or outside the preferences."""
     limit = preferences.upload_max_file_size
     if declared is not None and declared.isdigit():
         limit = min(limit, int(declared))
@@ -53,6 +56,10 @@ class Uploader:
 
 
 class UploadService:
+    """Issues uploads within two bounds: the request's budget (``Cost.UPLOADS``, spent once the input
+    is valid) and ``max_pending`` records waiting per uploader (checked by the catalog as it
+    registers them, all of one request or none)."""
+
     def __init__(
         self,
         catalog: Catalog,
@@ -62,6 +69,7 @@ class UploadService:
         *,
         presign_expires: int,
         multipart_expires: int,
+        max_pending: int | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
@@ -69,34 +77,48 @@ class UploadService:
         self._preferences = preferences
         self._presign_expires = presign_expires
         self._multipart_expires = multipart_expires
+        self._max_pending = max_pending
 
-    async def presign(self, uploader: Uploader, raw: Mapping[str, Any]) -> dict[str, Any]:
+    async def presign(self, uploader: Uploader, raw: Mapping[str, Any], budget: RequestBudget) -> dict[str, Any]:
         request = upload_policy(await self._preferences.get()).check(raw)
-        return await self._issue(uploader, request)
+        (payload,) = await self._issue(uploader, [request], budget)
+        return payload
 
-    async def presign_many(self, uploader: Uploader, raws: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+    async def presign_many(
+        self, uploader: Uploader, raws: Sequence[Mapping[str, Any] | None], budget: RequestBudget
+    ) -> list[dict[str, Any]]:
         requests = upload_policy(await self._preferences.get()).check_many(raws)
-        return list(await asyncio.gather(*(self._issue(uploader, request) for request in requests)))
+        return await self._issue(uploader, requests, budget)
 
-    async def _issue(self, uploader: Uploader, request: UploadRequest) -> dict[str, Any]:
-        file_id = new_file_id()
-        key = str(original_key(file_id, request.name))
-        post = self._store.presigned_post(
-            key,
-            content_type=request.type,
-            max_size=request.size,
-            expires_in=self._presign_expires,
-            metadata={META_CREATED_BY: creator_metadata(uploader.subject)},
-        )
-        await self._catalog.register_pending(self._pending(uploader, file_id, key, request))
-        return upload_payload(file_id, key, request, post)
+    async def _issue(
+        self, uploader: Uploader, requests: Sequence[UploadRequest], budget: RequestBudget
+    ) -> list[dict[str, Any]]:
+        budget.spend(Cost.UPLOADS, len(requests))
+        pending: list[NewFile] = []
+        payloads: list[dict[str, Any]] = []
+        for request in requests:
+            file_id = new_file_id()
+            key = str(original_key(file_id, request.name))
+            post = self._store.presigned_post(
+                key,
+                content_type=request.type,
+                max_size=request.size,
+                expires_in=self._presign_expires,
+                metadata={META_CREATED_BY: creator_metadata(uploader.subject)},
+            )
+            pending.append(self._pending(uploader, file_id, key, request))
+            payloads.append(upload_payload(file_id, key, request, post))
+        await self._catalog.register_pending_many(pending, max_pending=self._max_pending)
+        return payloads
 
     async def create_multipart(
-        self, uploader: Uploader, raw: Mapping[str, Any], number_of_parts: Any
+        self, uploader: Uploader, raw: Mapping[str, Any], number_of_parts: Any, budget: RequestBudget
     ) -> dict[str, Any]:
-        """Start a multipart upload: one pre-signed PUT URL per part (content type pinned)."""
+        """Start a multipart upload: one pre-signed PUT URL per part, with the content type pinned
+        and each part's exact size signed (S3 refuses a part of another size)."""
         request = upload_policy(await self._preferences.get()).check(raw)
-        parts = check_part_count(number_of_parts, request.size)
+        sizes = part_sizes(request.size, check_part_count(number_of_parts, request.size))
+        budget.spend(Cost.UPLOADS)
         file_id = new_file_id()
         key = str(original_key(file_id, request.name))
         upload_id = await self._store.create_multipart_upload(
@@ -104,19 +126,31 @@ class UploadService:
             content_type=request.type,
             metadata={META_DECLARED_SIZE: str(request.size), META_CREATED_BY: creator_metadata(uploader.subject)},
         )
-        await self._catalog.register_pending(self._pending(uploader, file_id, key, request))
+        try:
+            new = replace(self._pending(uploader, file_id, key, request), upload_id=upload_id)
+            await self._catalog.register_pending(new, max_pending=self._max_pending)
+        except Exception:
+            await self._abort(key, upload_id)
+            raise
         urls = [
             {
                 "partNumber": number,
-                "url": self._store.presigned_upload_part(key, upload_id, number, expires_in=self._multipart_expires),
+                "size": size,
+                "url": self._store.presigned_upload_part(
+                    key, upload_id, number, expires_in=self._multipart_expires, content_length=size
+                ),
             }
-            for number in range(1, parts + 1)
+            for number, size in enumerate(sizes, start=1)
         ]
         return {"uploadId": upload_id, "file": upload_info(file_id, key, request), "parts": urls}
 
     async def complete_multipart(self, access: Access, file_key: Any, upload_id: Any) -> FileRecord:
         """Join the uploaded parts (listed by S3, not sent by the client) and register the file.
-        An object larger than declared (or than the preferences allow) is deleted: VALIDATION_FAILED."""
+
+        Who may is settled first, from the pending record that keeps the upload id: an upload out of
+        the caller's reach, finished, refused or expired is NOT_FOUND before S3 is touched. Parts
+        that add up to more than declared (or than the preferences allow) are refused before they are
+        joined: the upload is aborted and its record dropped (VALIDATION_FAILED)."""
         original = parse_file_key(file_key)
         key = str(original)
         if not isinstance(upload_id, str) or not upload_id.strip():
@@ -124,23 +158,37 @@ class UploadService:
                 "uploadId is required.",
                 data={"invalidFields": {"uploadId": {"code": "REQUIRED", "message": "Required.", "data": None}}},
             )
+        record = await self._catalog.pending_upload(key, upload_id)
+        if record is None or not access.may_touch(record.created_by):
+            raise NotFound(f"No upload {upload_id} for {key}.", data={"key": key})
         parts = await self._store.list_parts(key, upload_id)
         if not parts:
             raise ValidationFailed("No part of this upload has been uploaded yet.", data={"parts": 0})
+        preferences = await self._preferences.get()
+        problem = size_problem(sum(part.size for part in parts), preferences, str(record.size))
+        if problem is not None:
+            await self._store.abort_multipart_upload(key, upload_id)
+            await self._catalog.expire(key)
+            raise ValidationFailed(
+                f"{problem['message']} The upload was aborted.", data={"invalidFields": {"size": problem}}
+            )
         await self._store.complete_multipart_upload(key, upload_id, parts)
         info = await self._store.head(key)
         if info is None:
             raise NotFound(f"No uploaded file has the key {key}.", data={"key": key})
-        creator = creator_of(info) or access.subject
-        if not access.may_touch(creator):
-            raise NotFound(f"No upload {upload_id} for {key}.", data={"key": key})
-        problem = size_problem(info.size, await self._preferences.get(), info.metadata.get(META_DECLARED_SIZE))
-        if problem is not None:
+        problem = size_problem(info.size, preferences, info.metadata.get(META_DECLARED_SIZE))
+        if problem is not None:  # parts cannot add up to more than listed; kept as a second check
             await self._store.delete(key)
             raise ValidationFailed(
                 f"{problem['message']} The uploaded file was removed.", data={"invalidFields": {"size": problem}}
             )
-        return await self._files.register(info, original, created_by=creator)
+        return await self._files.register(info, original, created_by=record.created_by or creator_of(info))
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            await self._store.abort_multipart_upload(key, upload_id)
+        except Exception as exc:  # noqa: BLE001 - the bucket's lifecycle rule aborts it in the end
+            log.warning("multipart upload not aborted", key=key, error=f"{type(exc).__name__}: {exc}")
 
     @staticmethod
     def _pending(uploader: Uploader, file_id: str, key: str, request: UploadRequest) -> NewFile:

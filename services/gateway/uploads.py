@@ -12,6 +12,7 @@ from shared.errors import LimitExceeded, ValidationFailed
 
 MAX_BATCH_UPLOADS = 20
 MIN_PART_SIZE = 5 * 1024**2  # S3: every part but the last
+MAX_PART_SIZE = 5 * 1024**3  # S3: any part
 MAX_PARTS = 1000  # S3 allows 10,000; 1,000 parts of up to 5 GiB already exceed S3's 5 TiB object limit
 # type/subtype with RFC 6838 restricted-name characters; no parameters (the policy pins it exactly).
 _MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
@@ -85,16 +86,38 @@ class UploadPolicy:
 
 def check_part_count(number_of_parts: Any, size: int) -> int:
     """How many parts a multipart upload of ``size`` bytes may have: as many as leave every part
-    but the last at least ``MIN_PART_SIZE`` bytes (and the last at least one), at most ``MAX_PARTS``."""
+    but the last at least ``MIN_PART_SIZE`` bytes (and the last at least one), at most ``MAX_PARTS``,
+    and enough that none is larger than ``MAX_PART_SIZE``."""
     most = max(1, min(MAX_PARTS, (size - 1) // MIN_PART_SIZE + 1))
-    if isinstance(number_of_parts, bool) or not isinstance(number_of_parts, int) or not 1 <= number_of_parts <= most:
+    least = max(1, -(-size // MAX_PART_SIZE))
+    if (
+        isinstance(number_of_parts, bool)
+        or not isinstance(number_of_parts, int)
+        or not least <= number_of_parts <= most
+    ):
         raise ValidationFailed(
-            f"numberOfParts must be between 1 and {most} for {size} bytes (parts of at least {MIN_PART_SIZE} bytes).",
+            f"numberOfParts must be between {least} and {most} for {size} bytes "
+            f"(parts of at least {MIN_PART_SIZE} and at most {MAX_PART_SIZE} bytes).",
             data={
-                "invalidFields": {"numberOfParts": _problem("OUT_OF_RANGE", f"Between 1 and {most}.", min=1, max=most)}
+                "invalidFields": {
+                    "numberOfParts": _problem("OUT_OF_RANGE", f"Between {least} and {most}.", min=least, max=most)
+                }
             },
         )
     return number_of_parts
+
+
+def part_sizes(size: int, number_of_parts: int) -> list[int]:
+    """The exact size of each part (signed into its URL, so S3 takes no other): every part but the
+    last ``max(MIN_PART_SIZE, ceil(size / number_of_parts))`` bytes, the last the rest. For a count
+    ``check_part_count`` allows, the last part has 1 to that many bytes and the sizes add up to ``size``."""
+    if number_of_parts == 1:
+        return [size]
+    each = max(MIN_PART_SIZE, -(-size // number_of_parts))
+    last = size - each * (number_of_parts - 1)
+    if last < 1:
+        raise ValueError(f"{size} bytes cannot be cut into {number_of_parts} parts")
+    return [each] * (number_of_parts - 1) + [last]
 
 
 def upload_info(file_id: str, key: str, request: UploadRequest) -> dict[str, Any]:

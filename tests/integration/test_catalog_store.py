@@ -266,7 +266,7 @@ async def test_settings_start_from_the_defaults_and_keep_changes(catalog: PgCata
 
 
 async def test_version_and_ping(catalog: PgCatalog) -> None:
-    assert await catalog.version() == "0001"
+    assert await catalog.version() == "0002"
     await catalog.ping()
 
 
@@ -274,7 +274,7 @@ async def test_migrations_apply_once(database_url: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         assert await apply_migrations(conn) == []  # the template was migrated already
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 1
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 2
     finally:
         await conn.close()
 
@@ -291,10 +291,10 @@ async def test_two_gateways_migrating_a_new_database_at_once_apply_each_file_onc
     url = database.url(f"{database.prefix}_{uuid.uuid4().hex[:8]}")
     try:
         results = await asyncio.gather(*(migrate(url) for _ in range(3)))
-        assert sorted(v for applied in results for v in applied) == ["0001"]
+        assert sorted(v for applied in results for v in applied) == ["0001", "0002"]
         conn = await asyncpg.connect(url)
         try:
-            assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 1
+            assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 2
             assert await conn.fetchval("SELECT count(*) FROM files") == 0
         finally:
             await conn.close()

@@ -3,12 +3,14 @@ the record registered in the real catalog, and the refusals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from services.gateway.uploads import MIN_PART_SIZE
-from shared.s3 import ObjectStore
+from shared.s3 import ObjectStore, make_client
+from shared.settings import CommonSettings
 from tests.support.gateway import GET, Gateway, Start, start_gateway
 
 __all__ = ["start_gateway"]
@@ -75,7 +77,9 @@ async def test_a_big_file_in_two_parts(start_gateway: Start, store: ObjectStore)
     assert again["error"]["code"] == "NOT_FOUND", "a finished upload cannot be completed twice"
 
 
-async def test_a_single_part_upload_and_the_refusals(start_gateway: Start, store: ObjectStore) -> None:
+async def test_a_single_part_upload_and_the_refusals(
+    start_gateway: Start, store: ObjectStore, settings_for: Callable[..., Any]
+) -> None:
     gateway = await start_gateway(upload_max_size=50 * 1024**2)
     small = await start(gateway, "doc.pdf", "application/pdf", 10, 1)
     key, upload_id = small["data"]["file"]["key"], small["data"]["uploadId"]
@@ -83,7 +87,13 @@ async def test_a_single_part_upload_and_the_refusals(start_gateway: Start, store
     nothing_yet = await complete(gateway, key, upload_id)
     assert nothing_yet["error"]["code"] == "VALIDATION_FAILED" and nothing_yet["data"] is None
 
-    await put_parts(small["data"], [b"%PDF-1.4 " + b"x" * 20])  # 29 bytes, 10 declared
+    oversized = b"%PDF-1.4 " + b"x" * 20  # 29 bytes, 10 declared
+    async with httpx.AsyncClient(timeout=60) as client:
+        refused = await client.put(small["data"]["parts"][0]["url"], content=oversized)
+    assert refused.status_code == 403, "the part URL signs the part's size"
+    # with the bucket's own credentials the part goes in; completion still refuses it
+    direct = make_client(settings_for(CommonSettings))
+    direct.upload_part(Bucket=store.bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=oversized)
     too_big = await complete(gateway, key, upload_id)
     assert too_big["error"]["code"] == "VALIDATION_FAILED"
     assert too_big["error"]["data"]["invalidFields"]["size"]["code"] == "TOO_LARGE"

@@ -4,7 +4,9 @@
 and ETag S3 reports, after its first bytes were checked against the declared type; content that
 contradicts it is deleted from S3 and the record is marked rejected with the reason. A key without
 a record is left alone (``createFile`` registers objects uploaded by other paths; see
-docs/decisions.md). ``object.removed``: the key is remembered as deleted and its record goes away.
+docs/decisions.md). ``object.removed``: the key is remembered as deleted and its record goes away,
+once a HEAD shows that the object really is gone (a removal of an object that is there is stale or
+forged, and ignored). Bytes written again under a settled key are refused (``overwrites.py``).
 Both are idempotent: duplicated, late and reordered events change nothing more.
 """
 
@@ -14,6 +16,7 @@ import enum
 
 from aio_pika.abc import AbstractIncomingMessage
 
+from services.gateway.catalog.overwrites import REPLACED_REASON, replaced
 from services.gateway.catalog.store import PgCatalog
 from shared.broker import Outcome, event_handler
 from shared.content_check import check
@@ -32,6 +35,8 @@ class Handled(enum.Enum):
     REMOVED = "removed"
     IGNORED = "ignored"  # not ours, no record, already deleted or rejected
     GONE = "gone"  # the object is no longer in S3 (its removal came or will come)
+    STALE = "stale"  # a removal of an object that is in S3: late or forged, ignored
+    REFUSED = "refused"  # bytes written again under a ready or deleted key: deleted (overwrites.py)
 
 
 class CatalogEvents:
@@ -59,13 +64,25 @@ class CatalogEvents:
         if event.bucket != self._store.bucket or is_variant_key(event.key):
             return Handled.IGNORED
         if event.type == OBJECT_REMOVED:
-            return Handled.REMOVED if await self._catalog.remove(event.key) else Handled.IGNORED
+            return await self.removed(event.key)
         return await self.created(event.key)
+
+    async def removed(self, key: str) -> Handled:
+        """Forget ``key`` if its object is gone; S3 has the last word, not the event (as the cleanup
+        worker does: an object that is there makes the removal stale)."""
+        if await self._store.head(key) is not None:
+            log.warning("removal of an object that exists ignored", key=key)
+            return Handled.STALE
+        return Handled.REMOVED if await self._catalog.remove(key) else Handled.IGNORED
 
     async def created(self, key: str) -> Handled:
         """Check the object of ``key`` and settle its record. Raises ``Unavailable`` to retry."""
         record = await self._catalog.find_by_key(key)
         if record is None:
+            if await self._catalog.was_deleted(key) and await self._store.head(key) is not None:
+                await self._store.delete(key)  # a deleted file's form posted again: keys are never reused
+                log.warning("upload to a deleted key removed", key=key)
+                return Handled.REFUSED
             return Handled.IGNORED
         if record.status == "rejected":
             await self._store.delete(key)  # a retry after the record was marked but before the delete
@@ -73,6 +90,8 @@ class CatalogEvents:
         info = await self._store.head(key)
         if info is None:
             return Handled.GONE
+        if replaced(record, info):
+            return await self._refuse_replacement(key)
         try:
             head = await self._first_bytes(key)
         except NotFound:
@@ -85,7 +104,20 @@ class CatalogEvents:
             log.warning("upload rejected", key=key, declared=record.type, reason=reason)
             return Handled.REJECTED
         confirmed = await self._catalog.confirm(key, size=info.size, etag=info.etag or None)
-        return Handled.CONFIRMED if confirmed is not None else Handled.IGNORED
+        if confirmed is not None:
+            return Handled.CONFIRMED
+        # confirmed meanwhile (a createFile, another replica) with other bytes than these?
+        settled = await self._catalog.find_by_key(key)
+        if settled is not None and replaced(settled, info):
+            return await self._refuse_replacement(key)
+        return Handled.IGNORED
+
+    async def _refuse_replacement(self, key: str) -> Handled:
+        # Record first, as for a content mismatch: a retry finds it rejected and repeats the delete.
+        await self._catalog.reject(key, REPLACED_REASON)
+        await self._store.delete(key)
+        log.warning("replaced upload removed", key=key)
+        return Handled.REFUSED
 
     async def _first_bytes(self, key: str) -> bytes:
         stream = await self._store.open_stream(key, byte_range=f"bytes=0-{self._sniff_bytes - 1}")

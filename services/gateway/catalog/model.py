@@ -8,6 +8,7 @@ Pure data, no I/O.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -31,6 +32,7 @@ class FileRecord:
     saved_on: datetime
     etag: str | None = None
     reason: str | None = None  # why a record was rejected, readable by the client
+    upload_id: str | None = None  # a pending multipart upload's S3 upload id
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class NewFile:
     created_by_name: str | None = None
     tags: tuple[str, ...] = ()  # already normalized (lowercase, de-duplicated, limited)
     meta: dict[str, Any] = field(default_factory=dict)
+    upload_id: str | None = None  # a multipart upload's S3 upload id (pending records only)
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,24 @@ class Catalog(Protocol):
     ``owner`` (a JWT sub) restricts an operation to that creator's records (None: anyone's).
     A record outside those bounds is simply absent (None / not listed): never a leak of existence."""
 
-    async def register_pending(self, new: NewFile) -> FileRecord:
-        """An upload payload was issued for ``new.key``; the record waits for ``object.created``."""
+    async def register_pending(self, new: NewFile, *, max_pending: int | None = None) -> FileRecord:
+        """An upload payload was issued for ``new.key``; the record waits for ``object.created``.
+        ``max_pending``: refuse (LimitExceeded) when its creator would hold more pending records."""
+        ...
+
+    async def register_pending_many(
+        self, news: Sequence[NewFile], *, max_pending: int | None = None
+    ) -> builtins.list[FileRecord]:
+        """``register_pending`` for several at once: all of them or none."""
+        ...
+
+    async def pending_upload(self, key: str, upload_id: str) -> FileRecord | None:
+        """The pending record of the multipart upload ``upload_id`` of ``key`` (None: no such upload
+        is waiting, it was completed, refused or expired)."""
+        ...
+
+    async def expire(self, key: str) -> bool:
+        """Drop the pending record of ``key`` (an upload that will not come); True when one went."""
         ...
 
     async def register_uploaded(self, new: NewFile, *, size: int, etag: str | None) -> FileRecord:

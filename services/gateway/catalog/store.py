@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -29,11 +30,15 @@ from services.gateway.catalog.model import (
 )
 from services.gateway.catalog.pool import ConnectionSource
 from services.gateway.catalog.query import build_where, like_escape
-from shared.errors import NotFound, Unavailable, ValidationFailed
+from shared.errors import LimitExceeded, NotFound, Unavailable, ValidationFailed
 
 COLUMNS = (
-    "id, key, name, type, size, status, tags, meta, created_by, created_by_name, created_on, saved_on, etag, reason"
+    "id, key, name, type, size, status, tags, meta, created_by, created_by_name, created_on, saved_on, etag, reason, "
+    "upload_id"
 )
+# pg_advisory_xact_lock(PENDING_LOCK_CLASS, hashtext(created_by)): one user's pending uploads are
+# counted and added by one transaction at a time (the two-key space is apart from the migrations' lock).
+PENDING_LOCK_CLASS = 0x70656E64  # "pend"
 # The database does not answer, is shutting down or starting, cancelled a statement that ran past
 # the timeout, or has no connection left: a 503 for requests, a retry for events.
 DB_ERRORS = (
@@ -64,7 +69,32 @@ def record_from_row(row: asyncpg.Record) -> FileRecord:
         saved_on=row["saved_on"],
         etag=row["etag"],
         reason=row["reason"],
+        upload_id=row["upload_id"],
     )
+
+
+async def _insert(conn: Any, new: NewFile, *, status: str, size: int, etag: str | None) -> asyncpg.Record | None:
+    """A new record of ``new`` (None when its id or key is taken)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""INSERT INTO files (id, key, name, type, size, status, tags, meta, created_by, created_by_name, etag,
+                               upload_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)
+            ON CONFLICT DO NOTHING
+            RETURNING {COLUMNS}""",
+        new.id,
+        new.key,
+        new.name,
+        new.type.lower(),
+        size,
+        status,
+        list(new.tags),
+        _meta(new.meta),
+        new.created_by,
+        new.created_by_name,
+        etag,
+        new.upload_id,
+    )
+    return row
 
 
 def _meta(value: dict[str, Any]) -> str:
@@ -89,25 +119,45 @@ class PgCatalog:
 
     # --- the API side (the Catalog protocol) ---------------------------------------------------
 
-    async def register_pending(self, new: NewFile) -> FileRecord:
-        row = await self._fetchrow(
-            f"""INSERT INTO files (id, key, name, type, size, status, tags, meta, created_by, created_by_name)
-                VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7::jsonb, $8, $9)
-                ON CONFLICT DO NOTHING
-                RETURNING {COLUMNS}""",
-            new.id,
-            new.key,
-            new.name,
-            new.type.lower(),
-            new.size,
-            list(new.tags),
-            _meta(new.meta),
-            new.created_by,
-            new.created_by_name,
-        )
-        if row is None:
-            raise ValidationFailed("A file with this id or key is already registered.")
-        return record_from_row(row)
+    async def register_pending(self, new: NewFile, *, max_pending: int | None = None) -> FileRecord:
+        (record,) = await self.register_pending_many([new], max_pending=max_pending)
+        return record
+
+    async def register_pending_many(
+        self, news: Sequence[NewFile], *, max_pending: int | None = None
+    ) -> builtins.list[FileRecord]:
+        records: builtins.list[FileRecord] = []
+        async with self._acquire() as conn, conn.transaction():
+            if max_pending is not None:
+                await self._check_pending(conn, news, max_pending)
+            for new in news:
+                row = await _insert(conn, new, status="pending", size=new.size, etag=None)
+                if row is None:
+                    raise ValidationFailed("A file with this id or key is already registered.")
+                records.append(record_from_row(row))
+        return records
+
+    @staticmethod
+    async def _check_pending(conn: Any, news: Sequence[NewFile], max_pending: int) -> None:
+        """Refuse (LimitExceeded) when a creator would hold more than ``max_pending`` pending
+        records; one user's registrations are serialized so that concurrent requests cannot
+        each pass the check. Counting stops at ``max_pending`` (an index scan of one user's)."""
+        adding = Counter(new.created_by for new in news if new.created_by is not None)
+        for owner in sorted(adding):
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PENDING_LOCK_CLASS, owner)
+            held = await conn.fetchval(
+                """SELECT count(*) FROM (SELECT 1 FROM files WHERE status = 'pending' AND created_by = $1
+                   LIMIT $2) AS p""",
+                owner,
+                max_pending,
+            )
+            given = int(held) + adding[owner]
+            if given > max_pending:
+                raise LimitExceeded(
+                    f"At most {max_pending} uploads may wait to be uploaded at once; finish or abandon some first "
+                    f"(an unused payload is forgotten when it expires).",
+                    data={"limit": "pendingUploadsPerUser", "max": max_pending, "given": given},
+                )
 
     async def register_uploaded(self, new: NewFile, *, size: int, etag: str | None) -> FileRecord:
         async with self._acquire() as conn, conn.transaction():
@@ -117,23 +167,7 @@ class PgCatalog:
             if await conn.fetchval("SELECT 1 FROM deleted_keys WHERE key = $1", new.key):
                 raise NotFound("The file was deleted.")
             if existing is None:
-                row = await conn.fetchrow(
-                    f"""INSERT INTO files (id, key, name, type, size, status, tags, meta, created_by,
-                                           created_by_name, etag)
-                        VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7::jsonb, $8, $9, $10)
-                        ON CONFLICT DO NOTHING
-                        RETURNING {COLUMNS}""",
-                    new.id,
-                    new.key,
-                    new.name,
-                    new.type.lower(),
-                    size,
-                    list(new.tags),
-                    _meta(new.meta),
-                    new.created_by,
-                    new.created_by_name,
-                    etag,
-                )
+                row = await _insert(conn, new, status="ready", size=size, etag=etag)
                 if row is None:  # a concurrent registration of the same key won, or the id is taken
                     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM files WHERE key = $1", new.key)
                     if row is None:
@@ -144,7 +178,7 @@ class PgCatalog:
             confirmed = existing["status"] == "ready"
             row = await conn.fetchrow(
                 f"""UPDATE files SET name = $2, type = $3, tags = $4, meta = $5::jsonb, status = 'ready',
-                           size = $6, etag = $7, saved_on = clock_timestamp()
+                           size = $6, etag = $7, upload_id = NULL, saved_on = clock_timestamp()
                     WHERE key = $1 RETURNING {COLUMNS}""",
                 new.key,
                 new.name,
@@ -300,10 +334,14 @@ class PgCatalog:
         return None if row is None else record_from_row(row)
 
     async def confirm(self, key: str, *, size: int, etag: str | None) -> FileRecord | None:
-        """``object.created`` checked out: pending (or ready) becomes ready with S3's size and ETag."""
+        """``object.created`` checked out: pending becomes ready with S3's size and ETag; a ready
+        record is confirmed again only with the same bytes (None otherwise: see ``overwrites``)."""
         row = await self._fetchrow(
-            f"""UPDATE files SET status = 'ready', size = $2, etag = $3, reason = NULL, saved_on = clock_timestamp()
-                WHERE key = $1 AND status IN ('pending', 'ready')
+            f"""UPDATE files SET status = 'ready', size = $2, etag = coalesce($3, etag), reason = NULL,
+                       upload_id = NULL, saved_on = clock_timestamp()
+                WHERE key = $1
+                  AND (status = 'pending'
+                       OR (status = 'ready' AND size = $2 AND (etag IS NULL OR $3::text IS NULL OR etag = $3)))
                   AND NOT EXISTS (SELECT 1 FROM deleted_keys d WHERE d.key = $1)
                 RETURNING {COLUMNS}""",
             key,
@@ -311,6 +349,17 @@ class PgCatalog:
             etag,
         )
         return None if row is None else record_from_row(row)
+
+    async def pending_upload(self, key: str, upload_id: str) -> FileRecord | None:
+        row = await self._fetchrow(
+            f"SELECT {COLUMNS} FROM files WHERE key = $1 AND status = 'pending' AND upload_id = $2", key, upload_id
+        )
+        return None if row is None else record_from_row(row)
+
+    async def was_deleted(self, key: str) -> bool:
+        """Whether ``key`` is remembered as deleted (keys are never reused: bytes written there
+        afterwards come from a stale upload form, not from anything the catalog issued)."""
+        return bool(await self._fetchval("SELECT 1 FROM deleted_keys WHERE key = $1", key))
 
     async def reject(self, key: str, reason: str) -> FileRecord | None:
         """The content is not what was declared: the record stays, ``rejected``, with the reason
@@ -333,13 +382,19 @@ class PgCatalog:
             await conn.execute("INSERT INTO deleted_keys (key) VALUES ($1) ON CONFLICT DO NOTHING", key)
         return bool(status.endswith(" 1"))
 
-    async def waiting_since(self, *, pending_before: datetime, limit: int) -> builtins.list[FileRecord]:
-        """Pending records created before ``pending_before``, oldest first."""
+    async def waiting_since(
+        self, *, pending_before: datetime, limit: int, multipart_before: datetime | None = None
+    ) -> builtins.list[FileRecord]:
+        """Pending records created before ``pending_before`` (multipart uploads, whose part URLs
+        live longer: before ``multipart_before``, by default the same), oldest first."""
         rows = await self._fetch(
-            f"""SELECT {COLUMNS} FROM files WHERE status = 'pending' AND created_on < $1
+            f"""SELECT {COLUMNS} FROM files
+                WHERE status = 'pending' AND created_on < greatest($1::timestamptz, $3::timestamptz)
+                  AND created_on < (CASE WHEN upload_id IS NULL THEN $1::timestamptz ELSE $3::timestamptz END)
                 ORDER BY created_on LIMIT $2""",
             pending_before,
             limit,
+            pending_before if multipart_before is None else multipart_before,
         )
         return [record_from_row(r) for r in rows]
 
