@@ -26,11 +26,11 @@ from shared.broker import EVENTS_EXCHANGE, EventPublisher
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, ObjectEvent
 from shared.s3 import ObjectStore
 from tests.support.gateway import CREATE, GET, LIST, Gateway, Start, start_gateway
-from tests.support.hostile import connection, png, serve_bridge
+from tests.support.hostile import png, serve_bridge
 from tests.support.servers import InProcessServer
 from tests.support.waiting import eventually
 
-__all__ = ["connection", "start_gateway"]
+__all__ = ["start_gateway"]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "webhook-token-for-the-hostile-tests-0123456789"

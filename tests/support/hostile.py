@@ -11,11 +11,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
 import pytest
-from aio_pika.abc import AbstractRobustConnection
 from PIL import Image
 
 from services.bridge.app import build as build_bridge
@@ -67,14 +65,6 @@ async def bridge(settings_for: Callable[..., Any], infra: Any, tmp_path: Path) -
     )
     async with serve_bridge(settings) as server:
         yield server
-
-
-@pytest.fixture
-async def connection(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
-    """A broker connection of the test's own (the test's vhost)."""
-    conn = await aio_pika.connect_robust(amqp_url)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture
