@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from aio_pika.exceptions import ChannelPreconditionFailed
 
 from shared.broker import (
     RpcCall,
@@ -13,11 +12,11 @@ from shared.broker import (
     check_connection,
     connect,
     declare_events_exchange,
-    declare_resize_queue,
 )
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
 from shared.logging import get_logger
+from shared.resize_queue import declare_requests_queue
 
 log = get_logger(__name__)
 
@@ -40,11 +39,7 @@ class BrokerLink:
         """Declare the work queue (bounded), so requests sent before any worker ever started are kept."""
         channel = await connection.channel()
         try:
-            await declare_resize_queue(channel, self._resize_queue_max_length)
-        except ChannelPreconditionFailed as exc:
-            # Declared by someone else with other arguments (an older release: no bound): theirs
-            # stands, we only publish to it; docs/deploy.md has the policy that bounds it.
-            log.warning("resize queue exists with other arguments", error=str(exc))
+            await declare_requests_queue(channel, self._resize_queue_max_length)
         finally:
             if not channel.is_closed:
                 await channel.close()

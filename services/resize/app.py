@@ -7,12 +7,12 @@ from aio_pika.abc import AbstractRobustConnection
 from services.resize.gate import OriginalGate
 from services.resize.metrics import Metrics
 from services.resize.pool import KernelPool
-from services.resize.queue import declare_requests_queue
 from services.resize.remembered import RememberedOriginals
 from services.resize.settings import ResizeSettings
 from services.resize.worker import Limits, ResizeWorker
 from shared.broker import Handler
 from shared.health import side_port
+from shared.resize_queue import declare_requests_queue
 from shared.retry import RetryPolicy
 from shared.s3 import ObjectStore
 from shared.worker import QueueWorker, WorkerProcess

@@ -1,11 +1,13 @@
-"""Declaring ``resize.requests`` with its bound, also where an older release declared it without.
+"""Declaring ``resize.requests`` with its bound, also where an older release declared it without
+(both sides declare it: the resize workers, and the download service so that requests sent before
+any worker ever started are kept).
 
 RabbitMQ refuses to declare an existing queue with other arguments (PRECONDITION_FAILED, and the
 channel is closed), and a queue's arguments never change once it exists. So the bound is tried
-on a channel of its own first: when the queue is new (or already bounded alike), the worker
-declares it on its consuming channel as every release did; when the queue is older, the worker
-consumes it as it is and says, once at start, that it is unbounded until an operator applies
-the policy of docs/deploy.md (a policy changes a live queue; the queue need not be deleted).
+on a channel of its own first: when the queue is new (or already bounded alike), it is declared
+on the caller's channel as every release did; when the queue is older, it is used as it is, with
+a warning at start that it is unbounded until an operator applies the policy of docs/deploy.md
+(a policy changes a live queue; the queue need not be deleted).
 """
 
 from __future__ import annotations
