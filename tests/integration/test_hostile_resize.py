@@ -36,7 +36,7 @@ from tests.integration.test_resize_worker import RunningWorker, ask, put_jpeg, s
 from tests.support.servers import InProcessServer
 
 STOPPED = {"IMAGE_TOO_COMPLEX", "RESIZE_TIMEOUT"}  # which one depends on the CPU the bomb had
-BOMB_SCANS = 1500
+BOMB_SCANS = 5000  # about 17 s of decoding on an idle core: over twice the longest job limit below
 
 
 async def put_bomb(store: ObjectStore, scans: int = BOMB_SCANS) -> str:
