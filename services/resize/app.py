@@ -43,7 +43,6 @@ def build(settings: ResizeSettings, *, metrics: Metrics | None = None) -> Worker
         jpeg_quality=settings.jpeg_quality,
         webp_quality=settings.webp_quality,
         avif_quality=settings.avif_quality,
-        job_timeout=settings.job_timeout,
         max_scans=settings.max_jpeg_scans,
     )
     gate = OriginalGate(slow_after=settings.slow_job_seconds)

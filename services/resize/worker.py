@@ -75,7 +75,6 @@ class Limits:
     max_source_bytes: int
     jpeg_quality: int
     webp_quality: int
-    job_timeout: float
     avif_quality: int = 60
     max_scans: int = 100
 
@@ -259,7 +258,7 @@ class ResizeWorker:
                 self._remembered.add(request.key)
             log.warning(
                 "resize stopped at the job timeout",
-                timeout=self._limits.job_timeout,
+                seconds=round(exc.elapsed, 2),
                 cpu_seconds=exc.cpu_seconds,
                 answer=answer.code,
             )

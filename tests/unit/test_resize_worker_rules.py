@@ -27,7 +27,7 @@ def test_is_last_attempt(headers: dict[str, object] | None, last: bool) -> None:
 
 
 def test_quality_per_format() -> None:
-    limits = Limits(max_pixels=1, max_source_bytes=1, jpeg_quality=82, webp_quality=75, job_timeout=1)
+    limits = Limits(max_pixels=1, max_source_bytes=1, jpeg_quality=82, webp_quality=75)
     assert (limits.quality("jpeg"), limits.quality("webp"), limits.quality("png")) == (82, 75, 82)
 
 
@@ -65,5 +65,5 @@ def test_settings_refuse_nonsense(monkeypatch: pytest.MonkeyPatch, name: str, va
 
 
 def test_each_output_format_has_its_own_quality() -> None:
-    limits = Limits(max_pixels=1, max_source_bytes=1, jpeg_quality=82, webp_quality=75, job_timeout=1, avif_quality=55)
+    limits = Limits(max_pixels=1, max_source_bytes=1, jpeg_quality=82, webp_quality=75, avif_quality=55)
     assert [limits.quality(f) for f in ("jpeg", "png", "webp", "avif")] == [82, 82, 75, 55]
