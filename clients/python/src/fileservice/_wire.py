@@ -48,7 +48,7 @@ LIST_FILES = (
 )
 GET_SETTINGS = (
     "query Settings { fileManager { getSettings { data { uploadMinFileSize uploadMaxFileSize srcPrefix "
-    f"allowedTypes }} {ERROR_FIELDS} }} }}"
+    f"allowedTypes }} {ERROR_FIELDS} }} }} }}"
 )
 
 
