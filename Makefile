@@ -18,7 +18,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy shared services devstack tests bench
+	$(VENV)/bin/mypy shared services devstack tests bench clients/python/src
 
 unit: install
 	$(PY) -m pytest -q tests/unit

@@ -20,13 +20,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
+# The client package (clients/python: the `fileservice` command) goes in beside the project.
 # The runtime dependencies are held to requirements.lock (what the container image installs), so
 # the tests run against the versions that ship.
-stamp=".venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat pyproject.toml requirements.lock clients/python/pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing the project and its tools into .venv"
   if ! { .venv/bin/python -m pip install -q --disable-pip-version-check -U pip &&
-         .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'; } >.venv/pip.log 2>&1; then
+         .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]' &&
+         .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e clients/python; } \
+       >.venv/pip.log 2>&1; then
     cat .venv/pip.log
     echo "bootstrap: pip install failed (log above, also in .venv/pip.log)"
     echo "bootstrap: if pyproject.toml's dependencies changed, refresh the lock first: make lock"
