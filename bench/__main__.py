@@ -26,6 +26,7 @@ STEPS: tuple[str, ...] = (
     "bench.catalog",
     "bench.pool",
     "bench.hostile",
+    "bench.client",
 )
 
 HEADER = """# Benchmarks
