@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,15 +51,20 @@ def timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def median_run(argv: list[str], runs: int, env: dict[str, str] | None = None) -> float:
-    """The median wall time of a command, in milliseconds (one warm-up run first)."""
-    times = []
+def median_run(argv: list[str], runs: int, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """The median wall time and CPU time (user + system) of a command, in milliseconds, after one
+    warm-up run. The CPU time hardly depends on how busy the machine is; the wall time does."""
+    walls, cpus = [], []
     for n in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if n:
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+            walls.append(wall * 1000)
+            cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def measure(size: int, rounds: int, runs: int) -> dict[str, Any]:
@@ -152,7 +158,7 @@ def report(results: dict[str, Any]) -> str:
             rate(seconds["boto3"]),
         ],
     ]
-    startup = [[f"`{name}`", f"{ms:.0f}"] for name, ms in results["startup_ms"].items()]
+    startup = [[f"`{name}`", f"{wall:.0f}", f"{cpu:.0f}"] for name, (wall, cpu) in results["startup_ms"].items()]
     load = ", ".join(f"{x:.1f}" for x in results["load"])
     return "\n".join(
         [
@@ -165,9 +171,10 @@ def report(results: dict[str, Any]) -> str:
             table(["upload", "how", "seconds", "throughput"], rows),
             "",
             f"Client / boto3: {ratio(seconds['boto3'], seconds['client'])} of boto3's speed. "
-            f"Start-up: medians of {results['runs']} runs, in milliseconds (load average at the end: {load}).",
+            f"Start-up: medians of {results['runs']} runs, in milliseconds (load average at the end: {load}; "
+            "wall times grow with the load, CPU times hardly).",
             "",
-            table(["command", "ms"], startup),
+            table(["command", "wall ms", "CPU ms (user + sys)"], startup),
         ]
     )
 

@@ -49,6 +49,9 @@ def test_upload_list_show_link_tag_and_delete(cli: str, cli_env: dict[str, str],
     assert [f["id"] for f in as_json(cli, cli_env, "ls", "--type", "text/plain")] == [both[0]["id"]]
     assert [f["id"] for f in as_json(cli, cli_env, "ls", "--search", "SUN", "--limit", "1")] == [both[1]["id"]]
     assert len(as_json(cli, cli_env, "ls", "--limit", "1", "--all")) == 3, "--all follows the cursor"
+    assert run(cli, cli_env, "ls", "-q", "--tag", "sea").stdout.split() == [up["id"]]
+    quiet = run(cli, cli_env, "upload", str(notes), "-q", "--no-progress").stdout.strip()
+    assert len(quiet) == 32 and run(cli, cli_env, "rm", quiet).stdout == f"deleted {quiet}\n"
     human = run(cli, cli_env, "ls").stdout
     assert up["id"] in human and "[holiday, sea]" in human and up["src"] in human
 

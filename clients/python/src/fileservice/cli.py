@@ -41,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--tag", "-t", action="append", dest="tags", default=[], help="a tag (repeatable)")
     up.add_argument("--type", dest="content_type", help="MIME type (default: guessed from the name)")
     up.add_argument("--no-progress", action="store_true", help="no progress bar")
+    up.add_argument("--quiet", "-q", action="store_true", help="print the ids only")
 
     ls = sub.add_parser("ls", parents=[common], help="list files, newest first")
     ls.add_argument("--search", "-s", help="a part of the name")
@@ -50,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--created-by", help="the uploader's id")
     ls.add_argument("--limit", "-n", type=int, default=40, help="at most this many (default 40)")
     ls.add_argument("--all", action="store_true", help="every file, page after page")
+    ls.add_argument("--quiet", "-q", action="store_true", help="print the ids only")
 
     get = sub.add_parser("get", parents=[common], help="show a file's record, or download it with -o")
     get.add_argument("file", metavar="ID|KEY")
@@ -106,7 +108,7 @@ def upload(client: Client, args: argparse.Namespace) -> int:
         bar.finish()
         done.append(file)
         if not args.json:
-            print(_line(file))
+            print(file.id if args.quiet else _line(file))
     if args.json:
         _print_json([f.to_dict() for f in done] if len(done) > 1 else done[0].to_dict())
     return 0
@@ -125,7 +127,7 @@ def ls(client: Client, args: argparse.Namespace) -> int:
         _print_json([f.to_dict() for f in files])
     else:
         for file in files:
-            print(_line(file))
+            print(file.id if args.quiet else _line(file))
     return 0
 
 
