@@ -26,6 +26,7 @@ from fileservice.errors import (
     StorageRefused,
     StorageUnavailable,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
     error_for,
 )
@@ -125,6 +126,21 @@ def test_the_retryable_error_contract() -> None:
     with pytest.raises(DatabaseUnavailable) as caught:
         field_result(whole, "getFile")
     assert caught.value.retry_after == 2.0
+
+    # a whole response refused, its fields answered with their errors: 503, Retry-After in the header only
+    fields = {
+        "data": {"fileManager": {"getFile": {"data": None, "error": {"code": "DATABASE_UNAVAILABLE", "message": "m"}}}}
+    }
+    with pytest.raises(DatabaseUnavailable) as caught:
+        field_result(_response(503, fields, {"Retry-After": "4"}), "getFile")
+    assert caught.value.retryable and caught.value.retry_after == 4.0 and caught.value.status == 503
+    # an error of the namespace field itself
+    namespace = {
+        "data": {"fileManager": None},
+        "errors": [{"message": "m", "path": ["fileManager"], "extensions": {"code": "UNAVAILABLE"}}],
+    }
+    with pytest.raises(Unavailable):
+        field_result(_response(200, namespace), "getFile")
 
     # any code whose data says retryable, and a bare 429/503
     flagged = error_for("SOMETHING_NEW", "m", data={"retryable": True})

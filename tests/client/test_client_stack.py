@@ -97,10 +97,11 @@ def test_a_small_upload_goes_in_one_form_and_comes_back(client_stack: RunningSta
 
 
 def test_a_path_is_read_from_disk_with_its_type_guessed(client: Client, tmp_path: Path) -> None:
-    path = tmp_path / "notes.txt"
+    path = tmp_path / "notes d'été.txt"
     path.write_text("hello from a file on disk\n")
     file = client.upload(path)
-    assert (file.name, file.type, file.size) == ("notes.txt", "text/plain", path.stat().st_size)
+    assert (file.name, file.type, file.size) == ("notes d'été.txt", "text/plain", path.stat().st_size)
+    assert client.url(file.key) == file.src and client.download(file.src) == path.read_bytes()
     target = client.download(file, tmp_path / "back.txt")
     assert target == tmp_path / "back.txt" and target.read_bytes() == path.read_bytes()
 

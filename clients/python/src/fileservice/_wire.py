@@ -99,7 +99,7 @@ def field_result(response: httpx.Response, operation: str) -> dict[str, Any]:
         raise error_for("INTERNAL", f"Unexpected answer from the gateway: {response.text[:200]}", status=502)
     for error in body.get("errors") or ():
         path = error.get("path") or []
-        if not path or operation in path:
+        if not path or operation in path or path == ["fileManager"]:
             extensions = error.get("extensions") or {}
             data = extensions.get("data") if isinstance(extensions.get("data"), dict) else None
             raise error_for(extensions.get("code"), error.get("message"), status=response.status_code, data=data)
@@ -110,6 +110,8 @@ def field_result(response: httpx.Response, operation: str) -> dict[str, Any]:
     if error:
         data = error.get("data") if isinstance(error.get("data"), dict) else None
         after = float(data["retryAfter"]) if data and isinstance(data.get("retryAfter"), int | float) else None
+        if after is None:
+            after = retry_after(response)
         raise error_for(
             error.get("code"), error.get("message"), status=response.status_code, data=data, retry_after=after
         )
