@@ -22,6 +22,8 @@ RESIZE_TIMEOUT = 5
 # Low limits of the resize workers, so that SOURCE_TOO_LARGE and TOO_MANY_SCANS are cheap to reach.
 MAX_SOURCE_BYTES = 2 * 1024**2
 MAX_JPEG_SCANS = 5
+# One waiting resize request at most: a second one while the workers are away is RESIZE_BUSY.
+RESIZE_QUEUE_MAX_LENGTH = 1
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +33,7 @@ def client_stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "RESIZE_TIMEOUT": str(RESIZE_TIMEOUT),
         "MAX_SOURCE_BYTES": str(MAX_SOURCE_BYTES),
         "MAX_JPEG_SCANS": str(MAX_JPEG_SCANS),
+        "RESIZE_QUEUE_MAX_LENGTH": str(RESIZE_QUEUE_MAX_LENGTH),
     }
     with running_stack(infra, tmp_path_factory.mktemp("client-stack"), env) as stack:
         yield stack

@@ -25,6 +25,7 @@ from fileservice import (
     NotFound,
     PayloadTooLarge,
     QueryRefused,
+    ResizeBusy,
     ResizeTimeout,
     RetryPolicy,
     SourceTooLarge,
@@ -271,17 +272,38 @@ def test_each_refusal_of_the_download_service_is_its_exception(client: Client) -
 
 
 def test_a_retryable_error_is_retried(client_stack: RunningStack, user: str) -> None:
-    """With the resize workers stopped the download service answers 503 RESIZE_TIMEOUT + Retry-After:
-    a client without retries sees ResizeTimeout; one with retries waits and gets the variant once the
-    workers are back."""
+    """With the resize workers stopped the download service answers 503 RESIZE_TIMEOUT (or RESIZE_BUSY
+    when the queue is full) with Retry-After: a client without retries sees ResizeTimeout and
+    ResizeBusy; one with retries waits and gets the variant once the workers are back."""
     client, _ = recording_client(client_stack, user, retry=NO_RETRY)
     file = client.upload(jpeg_bytes(1200, 800, seed=5), name="later.jpg")
     resize = client_stack.services["resize"]
     resize.stop()
     try:
-        with pytest.raises(ResizeTimeout) as caught:
-            client.download(file, width=500)
-        assert caught.value.retryable and caught.value.retry_after == 2 and caught.value.status == 503
+        waiting: list[BaseException] = []
+
+        def wait_for(width: int) -> None:
+            try:
+                client.download(file, width=width)
+            except FileServiceError as error:
+                waiting.append(error)
+
+        # requests wait in the queue until they time out; once it is full the next one is refused at
+        # once (here the quorum queue of max length 1 took a second message before it refused)
+        threads = [threading.Thread(target=wait_for, args=(width,)) for width in (500, 750)]
+        for thread in threads:
+            thread.start()
+            time.sleep(1)
+        time.sleep(1)
+        with pytest.raises(ResizeBusy) as busy:
+            client.download(file, width=1000)
+        assert busy.value.retryable and busy.value.retry_after == 2 and busy.value.status == 503
+        for thread in threads:
+            thread.join()
+        assert len(waiting) == 2 and all(isinstance(e, ResizeTimeout) for e in waiting), waiting
+        assert all(
+            e.retryable and e.retry_after == 2 and e.status == 503 for e in waiting if isinstance(e, ResizeTimeout)
+        )
 
         def restart() -> None:
             time.sleep(RESIZE_TIMEOUT + 2)  # the first patient attempt times out too
