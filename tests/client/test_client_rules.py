@@ -13,7 +13,7 @@ from fileservice import _transfer
 from fileservice import _wire as wire
 from fileservice._core import variant_url
 from fileservice._retry import RetryPolicy
-from fileservice._wire import field_result, storage_error
+from fileservice._wire import field_result, storage_error, transport_error
 from fileservice.config import dev_token, gateway_url, token_for
 from fileservice.errors import (
     BY_CODE,
@@ -152,6 +152,16 @@ def test_the_retryable_error_contract() -> None:
     assert all(d is not None and 0 <= d <= 0.5 * 2 ** (n) for n, d in enumerate(delays))
     assert RetryPolicy().delay(1, ValidationFailed("no")) is None
     assert RetryPolicy().delay(1, ResizeTimeout("later", retry_after=500)) == 60.0, "Retry-After is bounded"
+
+
+def test_a_lost_answer_is_retried_only_where_repeating_changes_nothing() -> None:
+    request = httpx.Request("POST", "http://gw/graphql")
+    refused = httpx.ConnectError("refused", request=request)
+    lost = httpx.ReadError("reset", request=request)
+    assert transport_error(refused, "deleteFile", idempotent=False).retryable, "never arrived"
+    assert transport_error(lost, "getFile").retryable
+    assert not transport_error(lost, "deleteFile", idempotent=False).retryable, "may have been done"
+    assert transport_error(lost, "x").code == "CONNECTION_FAILED"
 
 
 def test_field_errors_and_401() -> None:

@@ -16,6 +16,7 @@ from fileservice import (
     NO_RETRY,
     AsyncClient,
     Client,
+    ConnectionFailed,
     FileServiceError,
     Forbidden,
     InvalidFormat,
@@ -39,6 +40,7 @@ from fileservice import _wire as wire
 from PIL import Image
 
 from devstack.photos import jpeg_bytes, png_bytes
+from devstack.ports import free_port
 from devstack.stack import RunningStack
 from tests.client.conftest import MAX_PENDING, MAX_SOURCE_BYTES, RESIZE_TIMEOUT
 from tests.support.images import huge_png_header
@@ -195,6 +197,8 @@ def test_each_refusal_of_the_api_is_its_exception(client_stack: RunningStack, cl
         reader.upload(b"x", name="x.txt")
     with pytest.raises(NotFound):
         client.get(uuid.uuid4().hex)
+    with Client(f"http://127.0.0.1:{free_port()}", "t", retry=NO_RETRY) as nowhere, pytest.raises(ConnectionFailed):
+        nowhere.get("0" * 32)
 
     with pytest.raises(ValidationFailed) as invalid:
         client.upload(b"", name="empty.txt")

@@ -133,8 +133,12 @@ def storage_error(response: httpx.Response) -> FileServiceError:
     return StorageRefused(text, s3_code=code, status=response.status_code)
 
 
-def transport_error(exc: httpx.TransportError, what: str) -> ConnectionFailed:
-    return ConnectionFailed(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "))
+def transport_error(exc: httpx.TransportError, what: str, *, idempotent: bool = True) -> ConnectionFailed:
+    """No answer. Retryable when the request cannot have arrived (no connection was made) or doing
+    it twice changes nothing; a mutation whose answer was lost is not repeated."""
+    error = ConnectionFailed(f"{what}: {type(exc).__name__}: {exc}".rstrip(": "))
+    error.retryable = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    return error
 
 
 def _http_error(response: httpx.Response, body: Any) -> FileServiceError:

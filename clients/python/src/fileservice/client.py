@@ -289,7 +289,8 @@ class Client:
             try:
                 response = self._http.post(f"{self.gateway}/graphql", json=body, headers=headers)
             except httpx.TransportError as exc:
-                raise wire.transport_error(exc, f"{operation} at {self.gateway}") from exc
+                idempotent = query.lstrip().startswith("query")
+                raise wire.transport_error(exc, f"{operation} at {self.gateway}", idempotent=idempotent) from exc
             return wire.field_result(response, operation)
 
         return self._retrying(once)
