@@ -4,6 +4,7 @@ client's tests, and clients pointed at it, as an outside program would use them.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,8 +65,6 @@ def cli_env(client_stack: RunningStack, user: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def cli() -> str:
     """The ``fileservice`` command installed in the venv by ``make install``."""
-    import sys
-
     path = Path(sys.executable).with_name("fileservice")
     if not path.exists():
         pytest.fail(f"{path} is missing: run scripts/bootstrap.sh (make install) to install clients/python")
