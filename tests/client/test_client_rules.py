@@ -240,3 +240,28 @@ def test_every_document_is_valid_for_the_gateways_schema() -> None:
     assert len(documents) == 9
     for name, document in documents.items():
         assert validate(schema, parse(document)) == [], name
+
+
+def test_the_package_stands_alone_and_the_command_starts_without_httpx() -> None:
+    """Only the standard library, httpx and itself; the command imports httpx only to run a command."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import fileservice
+
+    allowed = {"fileservice", "httpx", *sys.stdlib_module_names}
+    for path in Path(fileservice.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            assert all(name.split(".")[0] in allowed for name in names), (path.name, names)
+    code = (
+        "import sys, fileservice.cli; fileservice.cli.parser(); "
+        "print(sorted({'httpx', 'fileservice.client'} & set(sys.modules)))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
