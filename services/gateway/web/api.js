@@ -118,14 +118,20 @@ export const Q = {
 
 export function formatBytes(n) {
   if (n == null) return "unknown";
-  const units = ["bytes", "KB", "MB", "GB", "TB"];
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
   let value = Number(n);
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+// Two sizes that must read apart (a file just over a limit): exact bytes when rounding hides it.
+export function formatPair(a, b) {
+  const [x, y] = [formatBytes(a), formatBytes(b)];
+  return x === y ? [`${a.toLocaleString("en")} bytes`, `${b.toLocaleString("en")} bytes`] : [x, y];
 }
 
 export function explain(error) {

@@ -215,7 +215,8 @@ async function reload() {
 }
 
 async function loadMore(first = false) {
-  if (state.loading || (!first && !state.cursor)) return;
+  // a reload (new filters) always runs; scrolling waits for the page being loaded
+  if (!first && (state.loading || !state.cursor)) return;
   state.loading = true;
   const generation = state.generation;
   try {
@@ -231,7 +232,7 @@ async function loadMore(first = false) {
   } catch (error) {
     fail(error);
   } finally {
-    state.loading = false;
+    if (generation === state.generation) state.loading = false;
   }
   if (state.cursor && generation === state.generation && sentinelVisible()) loadMore();
 }

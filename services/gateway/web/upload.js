@@ -2,7 +2,7 @@
 // multipart upload whose every S3 call the gateway signs (create, each part, list parts, complete,
 // abort on cancel). Then createFile registers the file, as Webiny's app does.
 
-import { ApiError, Q, explain, formatBytes } from "./api.js";
+import { ApiError, Q, explain, formatBytes, formatPair } from "./api.js";
 
 const CONCURRENCY = 3;
 
@@ -73,10 +73,12 @@ export function allowsType(patterns, type) {
 export function precheck(file, settings) {
   const type = (file.type || "application/octet-stream").toLowerCase();
   if (settings.uploadMaxFileSize != null && file.size > settings.uploadMaxFileSize) {
-    return `Too big: ${file.name} is ${formatBytes(file.size)}; at most ${formatBytes(settings.uploadMaxFileSize)} may be uploaded.`;
+    const [size, limit] = formatPair(file.size, settings.uploadMaxFileSize);
+    return `Too big: ${file.name} is ${size}; at most ${limit} may be uploaded.`;
   }
   if (file.size < Math.max(1, settings.uploadMinFileSize || 1)) {
-    return `Too small: ${file.name} is ${formatBytes(file.size)}; at least ${formatBytes(Math.max(1, settings.uploadMinFileSize || 1))} are needed.`;
+    const [size, limit] = formatPair(file.size, Math.max(1, settings.uploadMinFileSize || 1));
+    return `Too small: ${file.name} is ${size}; at least ${limit} are needed.`;
   }
   if (!allowsType(settings.allowedTypes, type)) {
     return `Wrong type: ${type} may not be uploaded (allowed: ${settings.allowedTypes.join(", ")}).`;
