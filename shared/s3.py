@@ -361,7 +361,7 @@ class ObjectStore:
         url: str = self._presign.generate_presigned_url(operation, Params=request_params, ExpiresIn=expires_in)
         headers: dict[str, str] = {}
         if "ContentType" in params:
-            headers["content-type"] = str(params["ContentType"])
+            headers["Content-Type"] = str(params["ContentType"])
         for name, value in (params.get("Metadata") or {}).items():
             headers[f"x-amz-meta-{name}"] = str(value)
         return SignedRequest(method=_METHODS[operation], url=url, headers=headers)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,14 @@ import httpx
 import pytest
 from PIL import Image
 
-from devstack.infra import Infra
 from devstack.photos import jpeg_bytes, png_bytes
-from devstack.stack import RunningStack, running_stack
+from devstack.stack import RunningStack
 from services.gateway.devtoken import mint_token
 from shared.settings import DEV_JWT_SECRET
+from tests.browser.conftest import PRESIGN_EXPIRES, UPLOAD_MAX, MiB
 
-MiB = 1024**2
-UPLOAD_MAX = 20 * MiB
 BIG = 17 * MiB  # above the page's multipart threshold (16 MiB): signed call by call
-PRESIGN_EXPIRES = 4
 TIMEOUT = 60_000  # ms
-
-
-@pytest.fixture(scope="module")
-def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    env = {"UPLOAD_MAX_SIZE": str(UPLOAD_MAX), "PRESIGN_EXPIRES": str(PRESIGN_EXPIRES)}
-    with running_stack(infra, tmp_path_factory.mktemp("browser-stack"), env) as running:
-        yield running
 
 
 @pytest.fixture

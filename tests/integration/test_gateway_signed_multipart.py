@@ -93,7 +93,7 @@ async def test_every_call_signed_one_at_a_time(start_gateway: Start, store: Obje
     key = upload["file"]["key"]
     assert upload["partSize"] == MIN_PART_SIZE and upload["numberOfParts"] == 2
     assert upload["request"]["method"] == "POST"
-    assert upload["request"]["headers"]["content-type"] == "video/mp4"
+    assert upload["request"]["headers"]["Content-Type"] == "video/mp4"
     assert upload["request"]["headers"]["x-amz-meta-declared-size"] == str(len(content))
 
     first = await sign(gateway, SIGN_PART, "signUploadPart", key, upload_id, n=1, sub="uploader")
