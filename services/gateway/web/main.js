@@ -317,6 +317,8 @@ function updateUrl() {
 function replaceRecord(record) {
   state.files.set(record.id, record);
   state.current = record;
+  $("d-name").value = record.name;
+  $("d-tags").value = record.tags.join(", ");
   const old = document.querySelector(`.card[data-id="${CSS.escape(record.id)}"]`);
   if (old) old.replaceWith(card(record));
 }
