@@ -8,8 +8,12 @@ With ``SCREENSHOTS_DIR`` set, the main screens are saved there (docs/screenshots
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +38,45 @@ def shots(tmp_path: Path) -> Path:
     return where
 
 
+OWN = "files:read:own files:write:own files:delete:own"
+
+
 @pytest.fixture
-async def page(chromium: Any, stack: RunningStack) -> Any:
-    context = await chromium.new_context(
-        viewport={"width": 1280, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
-    )
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT)
+async def open_manager(chromium: Any, stack: RunningStack) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """``open(token=None)``: the File Manager in a fresh context; without a token it signs itself in
+    with the dev token (dev mode), with one it starts signed in with it (as after the sign-in form)."""
+    contexts: list[Any] = []
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    response = await page.goto(f"{stack.gateway_url}/")
-    assert response is not None and response.ok
-    await page.wait_for_selector("body[data-ready=true]")
-    yield page
-    await context.close()
+
+    async def open_page(token: str | None = None) -> Any:
+        context = await chromium.new_context(
+            viewport={"width": 1280, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
+        )
+        contexts.append(context)
+        if token:
+            await context.add_init_script(f"sessionStorage.setItem('fileservice.token', {json.dumps(token)})")
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        response = await page.goto(f"{stack.gateway_url}/")
+        assert response is not None and response.ok
+        await page.wait_for_selector("body[data-ready=true]")
+        return page
+
+    yield open_page
+    for context in contexts:
+        await context.close()
     assert errors == [], errors
+
+
+@pytest.fixture
+async def page(open_manager: Callable[..., Awaitable[Any]]) -> Any:
+    return await open_manager()
+
+
+def own_token(prefix: str) -> str:
+    """A user who sees only the files they uploaded (the stack is shared by the module's tests)."""
+    return mint_token(DEV_JWT_SECRET, subject=f"{prefix}-{uuid.uuid4().hex[:8]}", scope=OWN)
 
 
 async def fetch(method: str, url: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
@@ -91,7 +119,8 @@ async def captions(page: Any) -> list[str]:
     return result
 
 
-async def test_the_file_manager(page: Any, stack: RunningStack, shots: Path) -> None:
+async def test_the_file_manager(open_manager: Callable[..., Awaitable[Any]], stack: RunningStack, shots: Path) -> None:
+    page = await open_manager(own_token("manager"))
     headers = (await page.request.get(f"{stack.gateway_url}/")).headers
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and stack.download_url in csp
@@ -192,6 +221,7 @@ async def test_the_file_manager(page: Any, stack: RunningStack, shots: Path) -> 
 
 
 async def test_refusals_are_readable(page: Any, stack: RunningStack, shots: Path) -> None:
+    assert "dev user" in (await page.text_content("#who") or ""), "dev mode: the page signed itself in"
     # too big: the page knows the limit from getSettings and refuses before asking for anything
     await page.set_input_files("#picker", [as_file("huge.bin", "application/octet-stream", bytes(UPLOAD_MAX + 1))])
     (refused,) = await wait_uploads(page, 1)
@@ -243,3 +273,71 @@ async def test_sign_in_with_a_token_when_refused(page: Any, stack: RunningStack)
     await page.click("#sign-in-form button")
     await page.wait_for_selector("#app:not([hidden])")
     assert await page.evaluate("() => sessionStorage.getItem('fileservice.token')") != "not-a-token"
+
+
+async def test_cancel_aborts_a_multipart_upload(
+    open_manager: Callable[..., Awaitable[Any]], stack: RunningStack
+) -> None:
+    page = await open_manager(own_token("canceller"))
+    s3_origin = stack.s3.meta.endpoint_url.rstrip("/")
+
+    async def slow_parts(route: Any) -> None:
+        if route.request.method == "PUT":
+            await asyncio.sleep(2)
+        await route.continue_()
+
+    await page.route(f"{s3_origin}/**", slow_parts)
+    async with page.expect_request(lambda r: r.method == "PUT" and "partNumber=1" in r.url):
+        await page.set_input_files("#picker", [as_file("cancel-me.bin", "application/octet-stream", bytes(BIG))])
+    await page.click("button[aria-label='Cancel cancel-me.bin']")
+    (row,) = await wait_uploads(page, 1)
+    assert row["state"] == "cancelled" and row["text"] == "Cancelled", row
+
+    def unfinished() -> list[str]:
+        listed = stack.s3.list_multipart_uploads(Bucket=stack.bucket)
+        return [u["Key"] for u in listed.get("Uploads", []) if u["Key"].endswith("/cancel-me.bin")]
+
+    for _ in range(50):
+        if not unfinished():
+            break
+        await asyncio.sleep(0.2)
+    assert unfinished() == [], "the gateway aborted the upload"
+    assert not any(k.endswith("/cancel-me.bin") for k in object_keys(stack))
+    assert await captions(page) == []
+
+
+async def test_infinite_scroll_newest_first(open_manager: Callable[..., Awaitable[Any]], stack: RunningStack) -> None:
+    token = own_token("scroller")
+    presign = """query ($d: PreSignedPostPayloadInput!) { fileManager { getPreSignedPostPayload(data: $d) {
+      data { data file { key } } error { code } } } }"""
+    create = "mutation ($d: FileInput!) { fileManager { createFile(data: $d) { error { code } } } }"
+    auth = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for n in range(45):
+            body = f"note {n}".encode()
+            answer = await client.post(
+                f"{stack.gateway_url}/graphql",
+                headers=auth,
+                json={
+                    "query": presign,
+                    "variables": {"d": {"name": f"note-{n:02}.txt", "type": "text/plain", "size": len(body)}},
+                },
+            )
+            payload = answer.json()["data"]["fileManager"]["getPreSignedPostPayload"]["data"]
+            form = payload["data"]
+            sent = await client.post(form["url"], data=form["fields"], files={"file": ("f", body, "text/plain")})
+            assert sent.status_code == 204, sent.text
+            made = await client.post(
+                f"{stack.gateway_url}/graphql",
+                headers=auth,
+                json={"query": create, "variables": {"d": {"key": payload["file"]["key"], "name": f"note-{n:02}.txt"}}},
+            )
+            assert made.json()["data"]["fileManager"]["createFile"]["error"] is None
+    page = await open_manager(token)
+    await page.wait_for_function("() => document.querySelectorAll('.card').length >= 40")
+    first = await captions(page)
+    assert first[:3] == ["note-44.txt", "note-43.txt", "note-42.txt"], "newest first"
+    await page.locator("#more").scroll_into_view_if_needed()
+    await page.wait_for_function("() => document.querySelectorAll('.card').length === 45")
+    assert (await captions(page))[-1] == "note-00.txt"
+    assert await page.text_content("#count") == "45 files"
