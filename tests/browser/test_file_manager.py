@@ -247,6 +247,7 @@ async def test_refusals_are_readable(page: Any, stack: RunningStack, shots: Path
     expired = (await wait_uploads(page, 3))[0]
     assert expired["state"] == "failed" and expired["text"].startswith("Storage refused the upload"), expired
     await page.unroute(f"{s3_origin}/**")
+    await page.screenshot(path=str(shots / "refusals.png"))
 
     # wrong type, once an administrator allows only images
     admin = mint_token(DEV_JWT_SECRET, scope="files:settings")
@@ -259,7 +260,6 @@ async def test_refusals_are_readable(page: Any, stack: RunningStack, shots: Path
     await page.set_input_files("#picker", [as_file("notes.txt", "text/plain", b"hello")])
     (wrong,) = await wait_uploads(page, 1)
     assert wrong["state"] == "failed" and wrong["text"].startswith("Wrong type: text/plain"), wrong
-    await page.screenshot(path=str(shots / "refusals.png"))
     restore = 'mutation { fileManager { updateSettings(data: {allowedTypes: ["*/*"]}) { error { code } } } }'
     await fetch("POST", f"{stack.gateway_url}/graphql", json={"query": restore}, token=admin)
 

@@ -125,7 +125,7 @@ export function formatBytes(n) {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${value} byte${value === 1 ? "" : "s"}` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 // Two sizes that must read apart (a file just over a limit): exact bytes when rounding hides it.

@@ -13,6 +13,7 @@ const state = {
   settings: null,
   api: null,
   cursor: null,
+  total: 0,
   loading: false,
   generation: 0,
   files: new Map(), // id -> record
@@ -40,6 +41,16 @@ function fail(error) {
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+// The token's ``sub``, to show who is signed in (read, not verified: the gateway verifies it).
+function tokenSubject(jwt) {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "="))).sub || "";
+  } catch {
+    return "";
+  }
 }
 
 function signedOut(message) {
@@ -70,7 +81,8 @@ async function signIn() {
   $("app").hidden = false;
   $("sign-out").hidden = false;
   $("who").hidden = false;
-  $("who").textContent = state.config.devMode ? "Signed in as the dev user (dev mode)" : "Signed in";
+  const subject = tokenSubject(token());
+  $("who").textContent = state.config.devMode && subject === "dev" ? "Signed in as the dev user (dev mode)" : `Signed in as ${subject || "?"}`;
   showLimits();
   await Promise.all([loadTags(), reload()]);
 }
@@ -228,13 +240,19 @@ async function loadMore(first = false) {
       $("gallery").append(card(record));
     }
     state.cursor = page.meta.cursor;
-    $("count").textContent = `${page.meta.totalCount} file${page.meta.totalCount === 1 ? "" : "s"}${state.cursor ? ", scroll for more" : ""}`;
+    state.total = page.meta.totalCount;
+    showCount();
   } catch (error) {
     fail(error);
   } finally {
     if (generation === state.generation) state.loading = false;
   }
   if (state.cursor && generation === state.generation && sentinelVisible()) loadMore();
+}
+
+function showCount() {
+  const n = state.total;
+  $("count").textContent = `${n} file${n === 1 ? "" : "s"}${state.cursor ? ", scroll for more" : ""}`;
 }
 
 function sentinelVisible() {
@@ -247,6 +265,8 @@ function addUploaded(record) {
   if (f.search || f.types || f.tags) return; // it shows when the filters allow it
   state.files.set(record.id, record);
   $("gallery").prepend(card(record));
+  state.total += 1;
+  showCount();
 }
 
 async function loadTags() {
@@ -355,6 +375,7 @@ async function deleteFiles(ids) {
         state.files.delete(id);
         state.selected.delete(id);
         document.querySelector(`.card[data-id="${CSS.escape(id)}"]`)?.remove();
+        state.total -= 1;
         if (state.current && state.current.id === id) closeDetails();
       } catch (error) {
         failed.push(`${state.files.get(id)?.name || id}: ${explain(error)}`);
@@ -362,6 +383,7 @@ async function deleteFiles(ids) {
     }),
   );
   updateSelection();
+  showCount();
   loadTags();
   say(`${ids.length - failed.length} deleted.`);
   alertText(failed.join(" "));
