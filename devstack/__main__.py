@@ -102,6 +102,7 @@ def print_banner(ports: StackPorts, bucket: str) -> None:
     print(
         f"""
 The file service is ready.
+  File Manager      http://127.0.0.1:{ports.gateway}/   (signs itself in with the dev token)
   GraphQL gateway   http://127.0.0.1:{ports.gateway}/graphql
   downloads         http://127.0.0.1:{ports.download}/files/{{key}}   (?width=300 for an image variant)
   S3 (SeaweedFS)    http://127.0.0.1:8333   bucket {bucket}, access key {ACCESS_KEY}

@@ -26,6 +26,13 @@ CHUNK_SIZE = 64 * 1024
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"})
 # refusals of CompleteMultipartUpload that are the uploader's doing, not the store's
 _BAD_PARTS = frozenset({"EntityTooSmall", "InvalidPart", "InvalidPartOrder", "MalformedXML"})
+_METHODS = {
+    "create_multipart_upload": "POST",
+    "upload_part": "PUT",
+    "list_parts": "GET",
+    "complete_multipart_upload": "POST",
+    "abort_multipart_upload": "DELETE",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,15 @@ class UploadedPart:
     number: int
     etag: str
     size: int
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """One pre-signed S3 call: send ``method`` to ``url`` with exactly these ``headers``."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -333,6 +349,22 @@ class ObjectStore:
             await self._call("abort_multipart_upload", Key=key, UploadId=upload_id)
         except NotFound:
             return
+
+    # --- multipart uploads signed one S3 call at a time (Uppy 6's AWS S3 plugin) --------------------
+
+    def presigned_call(self, operation: str, params: dict[str, Any], *, expires_in: int) -> SignedRequest:
+        """A pre-signed URL of one S3 call (``create_multipart_upload``, ``upload_part``,
+        ``list_parts``, ``complete_multipart_upload``, ``abort_multipart_upload``) and the headers
+        it was signed with, which the client must send as they are (a browser sets
+        ``Content-Length`` itself: it is signed but not listed)."""
+        request_params = {"Bucket": self.bucket, **params}
+        url: str = self._presign.generate_presigned_url(operation, Params=request_params, ExpiresIn=expires_in)
+        headers: dict[str, str] = {}
+        if "ContentType" in params:
+            headers["Content-Type"] = str(params["ContentType"])
+        for name, value in (params.get("Metadata") or {}).items():
+            headers[f"x-amz-meta-{name}"] = str(value)
+        return SignedRequest(method=_METHODS[operation], url=url, headers=headers)
 
     def presigned_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
         """A GET URL; ``content_type`` (signed, as ``response-content-type``) is the Content-Type S3

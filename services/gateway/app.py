@@ -1,4 +1,5 @@
-"""Builds the gateway's ASGI app from its settings: /graphql, /healthz, /readyz, /metrics.
+"""Builds the gateway's ASGI app from its settings: /graphql, the File Manager page (/ and /app/),
+/healthz, /readyz, /metrics.
 
 Every part is made here and handed to what uses it: the object store, the catalog (its pool, its
 consumer of ``catalog.events`` and the periodic expiry, in ``CatalogService``), and the services the
@@ -30,7 +31,9 @@ from services.gateway.preferences import PreferencesCache
 from services.gateway.query_limits import QueryLimits, limits_rule
 from services.gateway.schema import build_schema
 from services.gateway.settings import GatewaySettings
+from services.gateway.signed_uploads import SignedMultipart
 from services.gateway.upload_service import UploadService
+from services.gateway.web import PageConfig, origin_of, web_routes
 from shared.broker import declare_catalog_queue
 from shared.cors import CorsMiddleware, CorsPolicy
 from shared.health import health_routes
@@ -99,6 +102,23 @@ def cors_policy(settings: GatewaySettings) -> CorsPolicy:
     )
 
 
+def page_config(settings: GatewaySettings, store: ObjectStore) -> PageConfig:
+    """What the page needs to know; S3's origin is taken from a signed URL, as the browser gets them."""
+    dev_secret = settings.jwt_secret.get_secret_value() if settings.dev_mode and not settings.jwt_jwks_url else None
+    return PageConfig(
+        dev_mode=settings.dev_mode,
+        widths=tuple(sorted(settings.image_widths)),
+        s3_origin=origin_of(store.presigned_get("origin-probe", expires_in=60)),
+        default_download_origin=origin_of(settings.download_base_url),
+        jwt_secret=dev_secret,
+        jwt_audience=settings.jwt_audience,
+    )
+
+
+async def _src_prefix(preferences: PreferencesCache) -> str:
+    return (await preferences.get()).src_prefix
+
+
 def build(settings: GatewaySettings) -> Starlette:
     metrics = Metrics()
     store = ObjectStore.from_settings(settings)
@@ -109,6 +129,14 @@ def build(settings: GatewaySettings) -> Starlette:
         catalog.catalog,
         store,
         files,
+        preferences,
+        presign_expires=settings.presign_expires,
+        multipart_expires=settings.multipart_expires,
+        max_pending=settings.max_pending_uploads_per_user,
+    )
+    signed = SignedMultipart(
+        catalog.catalog,
+        store,
         preferences,
         presign_expires=settings.presign_expires,
         multipart_expires=settings.multipart_expires,
@@ -130,6 +158,7 @@ def build(settings: GatewaySettings) -> Starlette:
             metrics=metrics,
             correlation_id=correlation_id,
             budget=RequestBudget(budget_limits),  # one per HTTP request: every operation of it spends from it
+            signed=signed,
         )
 
     @asynccontextmanager
@@ -166,6 +195,7 @@ def build(settings: GatewaySettings) -> Starlette:
     routes = [
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
         *health_routes({"s3": store.ping, "catalog": catalog.ping}, metrics.registry),
+        *web_routes(page_config(settings, store), lambda: _src_prefix(preferences)),
     ]
     middleware = [
         Middleware(CorrelationIdMiddleware),

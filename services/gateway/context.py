@@ -10,6 +10,7 @@ from services.gateway.catalog.model import Catalog
 from services.gateway.files import FileService
 from services.gateway.metrics import Metrics
 from services.gateway.preferences import PreferencesCache
+from services.gateway.signed_uploads import SignedMultipart
 from services.gateway.upload_service import UploadService
 
 
@@ -23,3 +24,4 @@ class RequestContext:
     metrics: Metrics
     correlation_id: str
     budget: RequestBudget  # what this HTTP request may still cause (all its operations share it)
+    signed: SignedMultipart  # multipart uploads signed one S3 call at a time

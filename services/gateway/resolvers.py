@@ -192,6 +192,45 @@ async def complete_multi_part_upload(_obj: Any, info: Info, **args: Any) -> Payl
     return await respond(info, action)
 
 
+async def sign_create_multi_part_upload(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        return {"data": await ctx.signed.create(_uploader(ctx), args["data"], ctx.budget)}
+
+    return await respond(info, action)
+
+
+async def sign_upload_part(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        reach = access(ctx.principal, Action.WRITE)
+        return {"data": await ctx.signed.part(reach, args["fileKey"], args["uploadId"], args["partNumber"])}
+
+    return await respond(info, action)
+
+
+async def sign_list_parts(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        reach = access(ctx.principal, Action.WRITE)
+        return {"data": await ctx.signed.list_parts(reach, args["fileKey"], args["uploadId"])}
+
+    return await respond(info, action)
+
+
+async def sign_complete_multi_part_upload(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        reach = access(ctx.principal, Action.WRITE)
+        return {"data": await ctx.signed.complete(reach, args["fileKey"], args["uploadId"])}
+
+    return await respond(info, action)
+
+
+async def abort_multi_part_upload(_obj: Any, info: Info, **args: Any) -> Payload:
+    async def action(ctx: RequestContext) -> Payload:
+        reach = access(ctx.principal, Action.WRITE)
+        return {"data": await ctx.signed.abort(reach, args["fileKey"], args["uploadId"])}
+
+    return await respond(info, action)
+
+
 def _namespace(_obj: Any, _info: Info) -> dict[str, Any]:
     return {}
 
@@ -219,4 +258,9 @@ def bindables() -> list[SchemaBindable]:
     fm_mutation.set_field("updateSettings", update_settings)
     fm_mutation.set_field("createMultiPartUpload", create_multi_part_upload)
     fm_mutation.set_field("completeMultiPartUpload", complete_multi_part_upload)
+    fm_mutation.set_field("signCreateMultiPartUpload", sign_create_multi_part_upload)
+    fm_mutation.set_field("signUploadPart", sign_upload_part)
+    fm_mutation.set_field("signListParts", sign_list_parts)
+    fm_mutation.set_field("signCompleteMultiPartUpload", sign_complete_multi_part_upload)
+    fm_mutation.set_field("abortMultiPartUpload", abort_multi_part_upload)
     return [query, mutation, fm_query, fm_mutation]

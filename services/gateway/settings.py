@@ -9,7 +9,7 @@ from pydantic_settings import NoDecode
 
 from services.gateway.catalog.config import CatalogConfig
 from shared.cors import Origins
-from shared.settings import DEV_JWT_SECRET, ServiceSettings, parse_str_list
+from shared.settings import DEV_JWT_SECRET, ServiceSettings, WidthsMixin, parse_str_list
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 # The headers Webiny's admin app sends to its API (authorization, the tenant and locale, Apollo's),
@@ -29,7 +29,7 @@ ADMIN_APP_HEADERS = (
 
 # The catalog's fields (DATABASE_URL, pools, expiry, sniffing) live in CatalogConfig, owned by the
 # catalog engineer; add gateway fields here, catalog fields there.
-class GatewaySettings(ServiceSettings, CatalogConfig):
+class GatewaySettings(ServiceSettings, CatalogConfig, WidthsMixin):  # widths: for the page
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None

@@ -120,6 +120,32 @@ def part_sizes(size: int, number_of_parts: int) -> list[int]:
     return [each] * (number_of_parts - 1) + [last]
 
 
+def signed_part_size(size: int) -> int:
+    """The part size of a multipart upload signed one call at a time (``signCreateMultiPartUpload``):
+    ``max(MIN_PART_SIZE, ceil(size / MAX_PARTS))``, every part but the last; the last the rest. A
+    client cuts the file by the same rule (Uppy's ``getChunkSize``), since each part's size is signed."""
+    return max(MIN_PART_SIZE, -(-size // MAX_PARTS))
+
+
+def signed_part_count(size: int) -> int:
+    return max(1, -(-size // signed_part_size(size)))
+
+
+def signed_part_length(size: int, part_number: Any) -> int:
+    """The exact size of part ``part_number`` (1-based) under ``signed_part_size``; ValidationFailed
+    for a number outside 1..``signed_part_count(size)``."""
+    count = signed_part_count(size)
+    if isinstance(part_number, bool) or not isinstance(part_number, int) or not 1 <= part_number <= count:
+        raise ValidationFailed(
+            f"partNumber must be between 1 and {count} for {size} bytes.",
+            data={
+                "invalidFields": {"partNumber": _problem("OUT_OF_RANGE", f"Between 1 and {count}.", min=1, max=count)}
+            },
+        )
+    each = signed_part_size(size)
+    return each if part_number < count else size - each * (count - 1)
+
+
 def upload_info(file_id: str, key: str, request: UploadRequest) -> dict[str, Any]:
     """``FileUploadInfo``: ``name`` is the key, as Webiny does (its app sends it back to createFile)."""
     return {"id": file_id, "key": key, "name": key, "size": request.size, "type": request.type}

@@ -9,7 +9,7 @@ The tests skip, saying why, only when Chromium or Playwright is not installed.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from devstack.infra import Infra
+from devstack.stack import RunningStack, running_stack
 from tests.support.servers import InProcessServer
+
+MiB = 1024**2
+UPLOAD_MAX = 20 * MiB  # the stack's UPLOAD_MAX_SIZE
+PRESIGN_EXPIRES = 4  # seconds: a form held longer is refused by S3
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -97,3 +103,12 @@ def serve_page(serve_app: Callable[..., Awaitable[InProcessServer]]) -> Callable
         return server.url
 
     return serve
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The five services (devstack) on free ports, with a fresh vhost, bucket and catalog, for the
+    pages tested here: the gateway serves the File Manager at its root."""
+    env = {"UPLOAD_MAX_SIZE": str(UPLOAD_MAX), "PRESIGN_EXPIRES": str(PRESIGN_EXPIRES)}
+    with running_stack(infra, tmp_path_factory.mktemp("browser-stack"), env) as running:
+        yield running

@@ -232,14 +232,19 @@ def test_http_services_pause_before_stopping(rendered: Rendered) -> None:
             assert pre_stop is None, name
 
 
-def test_the_ingress_routes_graphql_and_files(rendered: Rendered) -> None:
+def test_the_ingress_routes_graphql_the_page_and_files(rendered: Rendered) -> None:
     [ingress] = rendered.kind("Ingress")
     routes = {
         path["path"]: (path["backend"]["service"]["name"], path["backend"]["service"]["port"]["name"])
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert routes == {"/graphql": ("gateway", "http"), "/files": ("download", "http")}
+    assert routes == {
+        "/graphql": ("gateway", "http"),
+        "/": ("gateway", "http"),  # the File Manager page, and its files under /app
+        "/app": ("gateway", "http"),
+        "/files": ("download", "http"),
+    }
     for service_name, port_name in routes.values():
         assert port_name in {p["name"] for p in rendered.get("Service", service_name)["spec"]["ports"]}
 

@@ -133,6 +133,16 @@ class Catalog(Protocol):
         is waiting, it was completed, refused or expired)."""
         ...
 
+    async def pending(self, key: str) -> FileRecord | None:
+        """The pending record of ``key`` (None when there is none: uploaded, refused or expired)."""
+        ...
+
+    async def claim_upload(self, key: str, upload_id: str) -> FileRecord | None:
+        """Bind the multipart upload ``upload_id`` to the pending record of ``key`` that has none yet
+        (an upload whose create call the client sent itself); None when the record is gone or
+        already bound to another upload."""
+        ...
+
     async def expire(self, key: str) -> bool:
         """Drop the pending record of ``key`` (an upload that will not come); True when one went."""
         ...

@@ -356,6 +356,20 @@ class PgCatalog:
         )
         return None if row is None else record_from_row(row)
 
+    async def pending(self, key: str) -> FileRecord | None:
+        row = await self._fetchrow(f"SELECT {COLUMNS} FROM files WHERE key = $1 AND status = 'pending'", key)
+        return None if row is None else record_from_row(row)
+
+    async def claim_upload(self, key: str, upload_id: str) -> FileRecord | None:
+        row = await self._fetchrow(
+            f"""UPDATE files SET upload_id = $2, saved_on = clock_timestamp()
+                WHERE key = $1 AND status = 'pending' AND (upload_id IS NULL OR upload_id = $2)
+                RETURNING {COLUMNS}""",
+            key,
+            upload_id,
+        )
+        return None if row is None else record_from_row(row)
+
     async def was_deleted(self, key: str) -> bool:
         """Whether ``key`` is remembered as deleted (keys are never reused: bytes written there
         afterwards come from a stale upload form, not from anything the catalog issued)."""
