@@ -45,11 +45,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 async def run(settings: DeadLetterSettings, args: argparse.Namespace) -> int:
     replaying = args.command == "replay"
     queues = [args.queue] if args.queue else [*REPLAYABLE, *([] if replaying else LIST_ONLY)]
-    ids = set(args.ids or [])
+    ids = set(getattr(args, "ids", None) or [])
     rate = args.rate if replaying and args.rate else settings.replay_rate
 
     def choose(letter: DeadLetter) -> bool:
-        return replaying and (args.all or letter.id in ids)
+        return replaying and (getattr(args, "all", False) or letter.id in ids)
 
     connection = await connect(settings.amqp_url.get_secret_value(), name=f"{NAME}-{args.command}")
     summary: dict[str, dict[str, int]] = {}

@@ -94,7 +94,7 @@ def whole_failure(results: list[Any]) -> int | None:
         if not ops:  # nothing of the file manager's (introspection, or a request that never ran)
             return None
         found.extend(ops)
-    if any(op.succeeded or not retryable_error(op.error) for op in found):
+    if not found or any(op.succeeded or not retryable_error(op.error) for op in found):
         return None
     return max(retry_after_of(op.error) for op in found if op.error is not None)
 
