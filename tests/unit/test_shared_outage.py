@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiormq.exceptions
 import asyncpg
 import pytest
@@ -19,7 +21,8 @@ from shared.outage import BROKER, DATABASE, STORAGE, UNKNOWN, dependency_of, sto
 
 
 def client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "GetObject")
 
 
 def raised_from(outer: Exception, inner: BaseException) -> Exception:
