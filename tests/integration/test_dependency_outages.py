@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from PIL import Image
 
 from devstack.relay import TcpRelay
@@ -25,10 +25,12 @@ from services.gateway.catalog.model import NewFile
 from services.gateway.catalog.service import CatalogService
 from services.gateway.metrics import Metrics
 from services.gateway.settings import GatewaySettings
-from shared.broker import CATALOG_QUEUE, EVENTS_EXCHANGE, EventPublisher
+from shared.broker import CATALOG_QUEUE, EVENTS_EXCHANGE, Consumer, EventPublisher, Outcome, connect, declare_work_queue
 from shared.events import OBJECT_CREATED, ObjectEvent
 from shared.keys import new_file_id
+from shared.retry import RetryPolicy
 from shared.s3 import ObjectStore
+from shared.settlement import delivery_count_of
 from tests.support.gateway import LIST, SETTINGS, Start, start_gateway
 from tests.support.waiting import eventually
 
@@ -259,3 +261,66 @@ async def test_an_answer_with_one_operation_that_succeeded_keeps_status_200(
     first, second = mixed.json()
     assert first["data"]["fileManager"]["listFiles"]["error"]["code"] == "DATABASE_UNAVAILABLE"
     assert second["data"] == {"__typename": "Query"}
+
+
+# --- the broker ---------------------------------------------------------------------------------------
+
+
+async def test_a_message_in_hand_through_many_broker_disconnections_is_never_dead_lettered(
+    amqp_url: str, connection: AbstractRobustConnection
+) -> None:
+    """Each lost connection returns the message in hand and the quorum queue counts it (its
+    x-delivery-limit is 5): seven cuts in a row would dead-letter it, but the consumer puts back a
+    fresh copy at the third count (shared.settlement.refresh), so it is finally handled, not lost."""
+    queue_name = "flapping"
+    channel = await connection.channel()
+    await declare_work_queue(channel, queue_name)
+    await channel.default_exchange.publish(aio_pika.Message(b"job", message_id="job-1"), routing_key=queue_name)
+
+    parts = urlsplit(amqp_url)
+    cuts = 7
+    taken = asyncio.Event()
+    counts: list[int] = []
+    with TcpRelay(parts.port or 5672) as relay:
+        consumer_url = through(amqp_url, relay) + "?reconnect_interval=0.5"
+        consumer_connection = await connect(consumer_url, name="flapping")
+        consumer_channel = await consumer_connection.channel()
+        await consumer_channel.set_qos(prefetch_count=1)
+        queue = await declare_work_queue(consumer_channel, queue_name)
+        finish = asyncio.Event()
+
+        async def handler(message: AbstractIncomingMessage) -> Outcome:
+            counts.append(delivery_count_of(message.headers))
+            taken.set()
+            await finish.wait()  # long work: the connection is cut while it runs
+            return Outcome.ACK
+
+        consumer = Consumer(queue, handler, name="flapping", retry=RetryPolicy(0.01, 0.02))
+        await consumer.start()
+        try:
+            for _ in range(cuts):
+                await asyncio.wait_for(taken.wait(), timeout=30)
+                taken.clear()
+                relay.cut()
+                await asyncio.sleep(0.3)
+                relay.restore()
+            await asyncio.wait_for(taken.wait(), timeout=30)
+            finish.set()
+            await consumer.stop(timeout=10)  # the message in hand is finished and acked
+        finally:
+            finish.set()
+            await consumer_connection.close()
+    assert await waiting_in(connection, queue_name) == 0  # acked, not returned
+    assert await drain_dead(connection, queue_name) == []
+    assert len(counts) >= cuts + 1, counts
+    assert max(counts) < 3, counts  # at 3 a fresh copy went back instead: the count never nears the limit
+    assert counts.count(0) >= 2, counts  # the fresh copy (and the first delivery) counted from 0
+
+
+async def waiting_in(connection: AbstractRobustConnection, queue: str) -> int:
+    channel = await connection.channel()
+    try:
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+    finally:
+        await channel.close()
