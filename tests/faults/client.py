@@ -8,6 +8,7 @@ succeeded, with the HTTP status, the stable error code and the ``Retry-After`` t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,16 +129,19 @@ class Client:
             resp.status_code == 200, resp.status_code, "", resp.headers.get("retry-after"), seconds, resp.content
         )
 
-    def upload(self, name: str, type_: str, content: bytes, *, deadline: float) -> tuple[Uploaded | None, list[str]]:
+    def upload(
+        self, name: str, type_: str, content: bytes, *, deadline: float | Callable[[], float]
+    ) -> tuple[Uploaded | None, list[str]]:
         """The admin app's upload (payload, form POST, createFile), each step tried again after a
-        failure (after its ``Retry-After``, at most 5 s) until ``deadline`` (``time.monotonic()``).
+        failure (after its ``Retry-After``, at most 5 s) until ``deadline`` (``time.monotonic()``,
+        or a function giving it).
         Returns the file once its bytes are in S3 (``None`` if that never happened) and how each
         failed try failed."""
         failures: list[str] = []
 
         def again(result: Result) -> bool:
             failures.append(result.kind)
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= (deadline() if callable(deadline) else deadline):
                 return False
             time.sleep(_wait(result.retry_after))
             return True
