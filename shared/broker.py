@@ -13,6 +13,7 @@ Topology (durable, declared idempotently by whoever uses it):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
@@ -30,8 +31,20 @@ from aio_pika.abc import (
 from shared.errors import Unavailable
 from shared.events import OBJECT_CREATED, OBJECT_REMOVED, MalformedEvent, ObjectEvent
 from shared.logging import CORRELATION_HEADER, bind_correlation_id, clear_context, get_logger
+from shared.outage import dependency_of
+from shared.probes import Probes
+from shared.queue_metrics import QueueMetrics
 from shared.retry import RetryPolicy
-from shared.settlement import ATTEMPT_LIMIT, Action, Settlement, attempt_of, decide, retry_copy
+from shared.settlement import (
+    ATTEMPT_LIMIT,
+    Action,
+    Settlement,
+    attempt_of,
+    decide,
+    delivery_count_of,
+    refresh,
+    retry_copy,
+)
 from shared.settlement import Outcome as Outcome  # handlers import it from here, beside Handler
 
 EVENTS_EXCHANGE = "files.events"
@@ -219,6 +232,11 @@ class Consumer:
     says: ack; a retry, after the policy's wait, as a copy carrying the next attempt, published to
     the same queue and confirmed before the delivery in hand is acked; or a reject without requeue
     into the dead-letter route. The channel must have publisher confirms (aio-pika's default).
+
+    A handler that raises a dependency's failure (``shared.outage``) whose probe confirms that the
+    dependency is down does not spend an attempt: the consumer stops taking messages (basic.cancel),
+    puts the message back as it was, probes with a doubling back-off, and consumes again once every
+    dependency found down answers. Without ``probes`` every failure is counted, as before.
     """
 
     def __init__(
@@ -229,18 +247,31 @@ class Consumer:
         name: str,
         retry: RetryPolicy | None = None,
         attempts: int = ATTEMPT_LIMIT,
+        probes: Probes | None = None,
+        metrics: QueueMetrics | None = None,
     ) -> None:
         self._queue = queue
         self._handler = handler
         self._name = name
         self._retry = retry or RetryPolicy()
         self._attempts = attempts
+        self._probes = probes
+        self._metrics = metrics
         self._tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._down: set[str] = set()
+        self._resuming: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def waiting_for(self) -> frozenset[str]:
+        """The dependencies the consumer is waiting for (empty while it consumes)."""
+        return frozenset(self._down)
 
     async def start(self) -> None:
         if not self._queue.channel.publisher_confirms:
             raise ValueError("a Consumer retries by publishing: its channel needs publisher confirms")
+        self._stopping.clear()
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
         log.info("consuming", queue=self._queue.name)
 
@@ -261,19 +292,77 @@ class Consumer:
         attempt = attempt_of(headers)
         try:
             try:
-                outcome = await self._handler(message)
-            except Exception:
-                log.exception("handler failed; will retry", queue=self._queue.name, attempt=attempt)
-                outcome = Outcome.RETRY
-            try:
-                await self._settle(message, attempt, decide(outcome, attempt, self._attempts))
+                refreshed = refresh(delivery_count_of(headers), attempt, self._attempts)
+                if refreshed is not None:
+                    log.info("putting back a fresh copy", queue=self._queue.name, reason=refreshed.reason)
+                    await self._settle(message, attempt, refreshed, back_off=False)
+                else:
+                    outcome = await self._outcome(message, attempt)
+                    await self._settle(message, attempt, decide(outcome, attempt, self._attempts))
             except (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError) as exc:
                 # Its channel is gone: the broker has requeued the delivery (and counted it).
                 log.warning("could not settle the message; the broker redelivers it", error=repr(exc))
         finally:
             clear_context()
 
-    async def _settle(self, message: AbstractIncomingMessage, attempt: int, settlement: Settlement) -> None:
+    async def _outcome(self, message: AbstractIncomingMessage, attempt: int) -> Outcome:
+        """The handler's outcome; a failure is ``WAIT`` when a dependency is down, else ``RETRY``."""
+        try:
+            return await self._handler(message)
+        except Exception as exc:
+            dependency = dependency_of(exc)
+            down = await self._probes.down(dependency) if dependency is not None and self._probes else set()
+            if down:
+                log.warning(
+                    "dependency down; holding the message",
+                    queue=self._queue.name,
+                    dependencies=sorted(down),
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+                await self._pause(down)
+                if self._metrics is not None:
+                    for name in down:
+                        self._metrics.held.labels(self._queue.name, name).inc()
+                return Outcome.WAIT
+            log.exception("handler failed; will retry", queue=self._queue.name, attempt=attempt)
+            return Outcome.RETRY
+
+    async def _pause(self, down: set[str]) -> None:
+        """Stop taking messages until every dependency in ``down`` answers (idempotent)."""
+        self._down |= down
+        if self._metrics is not None:
+            for name in down:
+                self._metrics.waiting.labels(self._queue.name, name).set(1)
+        if self._resuming is None or self._resuming.done():
+            self._resuming = asyncio.create_task(self._resume_when_up(), name=f"resume {self._queue.name}")
+        tag, self._tag = self._tag, None
+        if tag is not None:
+            log.warning("stopped taking messages", queue=self._queue.name, waiting_for=sorted(self._down))
+            try:
+                await self._queue.cancel(tag)
+            except Exception as exc:  # noqa: BLE001 - a closed channel delivers nothing anyway
+                log.info("could not cancel the consumer", error=repr(exc))
+
+    async def _resume_when_up(self) -> None:
+        assert self._probes is not None
+        while not self._stopping.is_set():
+            if not await self._probes.wait_until_up(set(self._down), self._stopping):
+                return
+            try:
+                self._tag = await self._queue.consume(self._on_message, no_ack=False)
+            except Exception as exc:  # noqa: BLE001 - the broker is away too: try again
+                log.warning("could not consume again; retrying", queue=self._queue.name, error=repr(exc))
+                continue
+            if self._metrics is not None:
+                for name in self._down:
+                    self._metrics.waiting.labels(self._queue.name, name).set(0)
+            log.info("dependencies answer again; consuming", queue=self._queue.name, waited_for=sorted(self._down))
+            self._down.clear()
+            return
+
+    async def _settle(
+        self, message: AbstractIncomingMessage, attempt: int, settlement: Settlement, *, back_off: bool = True
+    ) -> None:
         if settlement.action is Action.ACK:
             await message.ack()
         elif settlement.action is Action.DEAD_LETTER:
@@ -285,8 +374,13 @@ class Consumer:
                 reason=settlement.reason,
             )
             await message.reject(requeue=False)
+            if self._metrics is not None:
+                self._metrics.dead_lettered.labels(self._queue.name).inc()
+        elif settlement.action is Action.REQUEUE:
+            await self._retry_later(message, settlement.attempt)
         else:
-            await asyncio.sleep(self._retry.delay(attempt - 1))
+            if back_off:
+                await asyncio.sleep(self._retry.delay(attempt - 1))
             await self._retry_later(message, settlement.attempt)
 
     async def _retry_later(self, message: AbstractIncomingMessage, attempt: int) -> None:
@@ -313,6 +407,12 @@ class Consumer:
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages, then wait for the ones in flight to finish and be acked."""
+        self._stopping.set()
+        if self._resuming is not None:
+            self._resuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
+            self._resuming = None
         if self._tag is not None:
             await self._queue.cancel(self._tag)
             self._tag = None

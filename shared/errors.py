@@ -132,6 +132,37 @@ class Unavailable(ServiceError):
     retryable = True
 
 
+# Seconds a client is told to wait (``Retry-After``, ``data.retryAfter``) when a dependency is down.
+DEPENDENCY_RETRY_AFTER = 5
+
+
+class DependencyUnavailable(Unavailable):
+    """A dependency of ours (database, object store) does not answer: nothing is wrong with the
+    request or the message, and the same work succeeds once it is back.
+
+    Callers are told so in ``data`` (``retryable``, ``retryAfter`` seconds); queue consumers hold
+    the work without spending its attempts (``shared.outage``).
+    """
+
+    dependency: str = "dependency"
+    retry_after: int = DEPENDENCY_RETRY_AFTER
+
+    def __init__(self, message: str | None = None, *, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message, data={"retryable": True, "retryAfter": self.retry_after, **(data or {})})
+
+
+class DatabaseUnavailable(DependencyUnavailable):
+    code = "DATABASE_UNAVAILABLE"
+    public_message = "The file catalog's database does not answer; try again shortly."
+    dependency = "database"
+
+
+class StorageUnavailable(DependencyUnavailable):
+    code = "STORAGE_UNAVAILABLE"
+    public_message = "The object store does not answer; try again shortly."
+    dependency = "storage"
+
+
 class ResizeTimeout(Unavailable):
     code = "RESIZE_TIMEOUT"
     public_message = "The image is still being prepared; try again shortly."
@@ -165,6 +196,8 @@ _BY_CODE: dict[str, type[ServiceError]] = {
         TooManyScans,
         ImageTooComplex,
         Unavailable,
+        DatabaseUnavailable,
+        StorageUnavailable,
         ResizeTimeout,
         ResizeBusy,
         Internal,

@@ -18,7 +18,8 @@ import boto3
 from botocore.client import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.errors import NotFound, SourceTooLarge, Unavailable, ValidationFailed
+from shared.errors import NotFound, SourceTooLarge, StorageUnavailable, Unavailable, ValidationFailed
+from shared.outage import storage_busy
 from shared.settings import CommonSettings
 
 T = TypeVar("T")
@@ -79,6 +80,15 @@ def make_client(settings: CommonSettings, *, public: bool = False) -> Any:
     )
 
 
+def unavailable(method: str, exc: ClientError) -> Unavailable:
+    """A refusal by S3: ``StorageUnavailable`` when the store is failing or busy (5xx, SlowDown), which
+    work waits out; plain ``Unavailable`` otherwise (a refusal such as AccessDenied, a 503 all the same)."""
+    code = exc.response.get("Error", {}).get("Code", "?")
+    if storage_busy(exc):
+        return StorageUnavailable(f"The object store could not answer {method} ({code}); try again shortly.")
+    return Unavailable(f"The object store refused {method} ({code}).")
+
+
 def is_missing(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code", "")) in _MISSING
 
@@ -112,10 +122,9 @@ class ObjectStore:
         except ClientError as exc:
             if is_missing(exc):
                 raise NotFound(f"{kwargs.get('Key', self.bucket)} was not found.") from exc
-            code = exc.response.get("Error", {}).get("Code", "?")
-            raise Unavailable(f"The object store refused {method} ({code}).") from exc
+            raise unavailable(method, exc) from exc
         except BotoCoreError as exc:
-            raise Unavailable("The object store did not answer.") from exc
+            raise StorageUnavailable() from exc
 
     async def _run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -321,9 +330,9 @@ class ObjectStore:
                 raise ValidationFailed(f"The object store refused the parts ({code}).", data={"reason": code}) from exc
             if is_missing(exc):
                 raise NotFound(f"No upload {upload_id} for {key}.") from exc
-            raise Unavailable(f"The object store refused complete_multipart_upload ({code}).") from exc
+            raise unavailable("complete_multipart_upload", exc) from exc
         except BotoCoreError as exc:
-            raise Unavailable("The object store did not answer.") from exc
+            raise StorageUnavailable() from exc
         return str(resp.get("ETag", "")).strip('"')
 
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:

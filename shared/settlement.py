@@ -11,6 +11,12 @@ rejected without requeue, into the queue's dead-letter route. That behaves the s
 and on classic queues too. The queue keeps its ``x-delivery-limit``, as a backstop for the one case
 this cannot count: a consumer that dies while it holds the message (docs/decisions.md, Broker).
 
+A failure because a dependency is down (``shared.outage``) is not the message's: ``WAIT`` puts the
+message back with the attempt it had, and the consumer stops taking work until the dependency
+answers again, so an outage of any length spends no attempt. The broker's own count, which a lost
+connection raises, is kept from reaching the queue's limit by ``refresh``: a delivery the broker
+has handed out ``REFRESH_AT`` times is put back as a fresh copy, for one of our attempts.
+
 Everything here is pure: ``shared.broker.Consumer`` does the I/O.
 """
 
@@ -27,6 +33,10 @@ from aio_pika.abc import AbstractMessage
 ATTEMPT_HEADER = "x-attempt"
 # A handler's transient failure is retried until its message has had this many attempts.
 ATTEMPT_LIMIT = 5
+# The broker's count of a delivery (``x-delivery-count``: lost connections, crashed consumers, rejects)
+# at which the consumer puts back a fresh copy, before the queue's x-delivery-limit (5) is reached.
+DELIVERY_COUNT_HEADER = "x-delivery-count"
+REFRESH_AT = 3
 # Headers the broker sets on a delivery, which a copy must not carry as if they were its own.
 BROKER_HEADERS = frozenset({"x-delivery-count", "x-acquired-count"})
 
@@ -37,17 +47,20 @@ class Outcome(enum.Enum):
     ACK = "ack"  # done (or nothing to do)
     DEAD_LETTER = "dead_letter"  # permanent failure: reject without requeue -> q.dead
     RETRY = "retry"  # transient failure: try again later; spends one of the message's attempts
+    WAIT = "wait"  # a dependency is down: back to the queue with its attempts unspent
 
 
 class Action(enum.Enum):
     ACK = "ack"  # basic.ack
     RETRY = "retry"  # publish a copy carrying the next attempt (confirmed), then basic.ack
+    REQUEUE = "requeue"  # publish a copy carrying the same attempt (confirmed), then basic.ack
     DEAD_LETTER = "dead_letter"  # basic.reject without requeue -> the queue's dead-letter route
 
 
 @dataclass(frozen=True)
 class Settlement:
-    """What to do with a delivery. For ``RETRY``, ``attempt`` is the number its copy carries."""
+    """What to do with a delivery. For ``RETRY`` and ``REQUEUE``, ``attempt`` is the number its
+    copy carries."""
 
     action: Action
     attempt: int = 0
@@ -66,18 +79,42 @@ def attempt_of(headers: Mapping[str, Any] | None) -> int:
 def decide(outcome: Outcome, attempt: int, limit: int = ATTEMPT_LIMIT) -> Settlement:
     """Settle a delivery that is on its ``attempt``-th attempt (of at most ``limit``).
 
-    The number a retry's copy carries comes from here, so an outcome that should not spend an
-    attempt (a dependency that is down rather than a message that fails) is one more case below.
+    The number a retry's copy carries comes from here: ``WAIT`` (a dependency that is down rather
+    than a message that fails) keeps it.
     """
     match outcome:
         case Outcome.ACK:
             return Settlement(Action.ACK)
+        case Outcome.WAIT:
+            return Settlement(Action.REQUEUE, attempt=attempt, reason="waiting for a dependency")
         case Outcome.DEAD_LETTER:
             return Settlement(Action.DEAD_LETTER, reason="refused by its handler")
         case Outcome.RETRY if attempt >= limit:
             return Settlement(Action.DEAD_LETTER, reason=f"failed {attempt} attempts of {limit}")
         case Outcome.RETRY:
             return Settlement(Action.RETRY, attempt=attempt + 1)
+
+
+def delivery_count_of(headers: Mapping[str, Any] | None) -> int:
+    """How often the broker has handed this message out before (0 for a first delivery)."""
+    value = (headers or {}).get(DELIVERY_COUNT_HEADER)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
+
+
+def refresh(delivery_count: int, attempt: int, limit: int = ATTEMPT_LIMIT) -> Settlement | None:
+    """Before handling: a delivery the broker has counted ``REFRESH_AT`` times goes back as a fresh
+    copy (the broker counts a copy from 0) that carries the next attempt, so that lost connections
+    (a broker restarting, a network cut) never reach the queue's ``x-delivery-limit``, and a message
+    that kills its consumer every time still ends in the dead-letter queue: it spends one attempt
+    per ``REFRESH_AT`` deliveries. None: handle it."""
+    if delivery_count < REFRESH_AT:
+        return None
+    if attempt >= limit:
+        reason = f"delivered {delivery_count} times at attempt {attempt} of {limit}"
+        return Settlement(Action.DEAD_LETTER, reason=reason)
+    return Settlement(Action.RETRY, attempt=attempt + 1, reason=f"delivered {delivery_count} times")
 
 
 def retry_copy(message: AbstractMessage, attempt: int) -> aio_pika.Message:

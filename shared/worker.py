@@ -15,17 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aio_pika.abc import AbstractChannel, AbstractQueue, AbstractRobustConnection
+from prometheus_client import CollectorRegistry
 
 from shared.broker import Consumer, Handler, check_connection, connect
 from shared.health import BackgroundServer
 from shared.logging import get_logger
+from shared.probes import Check, Probes
+from shared.queue_metrics import QueueMetrics
 from shared.retry import RetryPolicy
 
 log = get_logger(__name__)
+
+# Seconds between reads of the dead-letter queue's depth (the queue_dead_letters gauge).
+DEAD_LETTER_POLL = 30.0
 
 Declare = Callable[[AbstractChannel], Awaitable[AbstractQueue]]
 # Makes the handler once connected (a handler that publishes replies needs a channel of its own).
@@ -61,7 +67,13 @@ class Periodic:
 
 
 class QueueWorker:
-    """Consumes one queue with explicit acks, and runs its periodic tasks, between start and stop."""
+    """Consumes one queue with explicit acks, and runs its periodic tasks, between start and stop.
+
+    ``dependencies`` are the checks of what the handler needs (``{"database": ..., "storage": ...}``):
+    a failure of one of them holds the queue's messages instead of spending their attempts
+    (``shared.broker.Consumer``). With a ``registry`` the worker reports its queue there
+    (``shared.queue_metrics``), the depth of its dead-letter queue included.
+    """
 
     def __init__(
         self,
@@ -74,6 +86,9 @@ class QueueWorker:
         retry: RetryPolicy,
         stop_timeout: float = 30.0,
         periodic: Sequence[Periodic] = (),
+        dependencies: Mapping[str, Check] | None = None,
+        registry: CollectorRegistry | None = None,
+        dead_letter_poll: float = DEAD_LETTER_POLL,
     ) -> None:
         self._name = name
         self._amqp_url = amqp_url
@@ -82,7 +97,11 @@ class QueueWorker:
         self._prefetch = prefetch
         self._retry = retry
         self._stop_timeout = stop_timeout
-        self._periodic = [task for task in periodic if task.interval > 0]
+        self._probes = Probes(dependencies or {}, policy=RetryPolicy(retry.initial, max(retry.initial, retry.maximum)))
+        self._metrics = QueueMetrics(registry) if registry is not None else None
+        self._queue_name: str | None = None
+        polls = [Periodic("dead-letter-depth", dead_letter_poll, self.read_dead_letters)] if registry else []
+        self._periodic = [task for task in [*periodic, *polls] if task.interval > 0]
         self._connection: AbstractRobustConnection | None = None
         self._consumer: Consumer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,7 +116,10 @@ class QueueWorker:
         await channel.set_qos(prefetch_count=self._prefetch)
         queue = await self._declare(channel)
         handler = await self._make_handler(self._connection)
-        self._consumer = Consumer(queue, handler, name=self._name, retry=self._retry)
+        self._queue_name = queue.name
+        self._consumer = Consumer(
+            queue, handler, name=self._name, retry=self._retry, probes=self._probes, metrics=self._metrics
+        )
         await self._consumer.start()
         self._tasks = [asyncio.create_task(task.forever(), name=task.name) for task in self._periodic]
 
@@ -118,6 +140,23 @@ class QueueWorker:
     async def check(self) -> None:
         """Readiness: raises ``Unavailable`` unless connected to the broker."""
         await check_connection(self._connection)
+
+    @property
+    def waiting_for(self) -> frozenset[str]:
+        """The dependencies the consumer waits for now (empty while it consumes)."""
+        return self._consumer.waiting_for if self._consumer is not None else frozenset()
+
+    async def read_dead_letters(self) -> int:
+        """The depth of this queue's dead-letter queue, also set on the ``queue_dead_letters`` gauge."""
+        if self._connection is None or self._queue_name is None:
+            return 0
+        dead = f"{self._queue_name}.dead"
+        async with self._connection.channel() as channel:
+            declared = await channel.declare_queue(dead, passive=True)
+        count = int(declared.declaration_result.message_count or 0)
+        if self._metrics is not None:
+            self._metrics.dead_letters.labels(dead).set(count)
+        return count
 
 
 class WorkerProcess:

@@ -26,6 +26,8 @@ def build(settings: CleanupSettings, *, metrics: Metrics | None = None) -> Worke
         prefetch=settings.amqp_prefetch,
         retry=RetryPolicy(settings.retry_delay_initial, settings.retry_delay_max),
         stop_timeout=settings.stop_timeout,
+        dependencies={"storage": store.ping},  # a message that fails while S3 is down waits for it
+        registry=metrics.registry,
         periodic=[Periodic("cleanup-sweep", settings.sweep_interval, sweeper.run_counted)],
     )
     health = side_port(

@@ -10,6 +10,7 @@ from shared.errors import Unavailable
 from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import InvalidKey, is_variant_key, parse_original_key, variant_prefix
 from shared.logging import get_logger
+from shared.outage import dependency_of
 from shared.s3 import ObjectStore
 
 log = get_logger(__name__)
@@ -41,7 +42,11 @@ class CleanupHandler:
         self._metrics.messages.labels(outcome="malformed").inc()
 
     async def _counted(self, event: ObjectEvent) -> Outcome:
-        outcome = await self.handle(event)
+        try:
+            outcome = await self.handle(event)
+        except Unavailable:
+            self._metrics.messages.labels(outcome="dependency_down").inc()
+            raise
         self._metrics.messages.labels(outcome=outcome.value).inc()
         return outcome
 
@@ -57,7 +62,9 @@ class CleanupHandler:
                 return Outcome.ACK
             deleted = await self._store.delete_prefix(prefix)
         except Unavailable as exc:
-            log.warning("object store unavailable; will retry", key=event.key, error=exc.message)
+            if dependency_of(exc) is not None:
+                raise  # S3 is down: the consumer holds the event until it answers (shared.outage)
+            log.warning("object store refused; will retry", key=event.key, error=exc.message)
             return Outcome.RETRY
         self._metrics.variants_deleted.labels(via="event").inc(deleted)
         log.info("variants deleted", key=event.key, prefix=prefix, deleted=deleted)

@@ -25,7 +25,7 @@ from services.download.http_rules import (
     range_applies,
 )
 from services.download.objects import CachedObjects
-from shared.errors import RangeNotSatisfiable, ServiceError
+from shared.errors import DependencyUnavailable, RangeNotSatisfiable, ServiceError
 from shared.s3 import ObjectInfo, ObjectStream
 
 RETRY_AFTER_SECONDS = 2
@@ -133,7 +133,8 @@ def error_response(exc: ServiceError) -> Response:
     """``{"error": {"code", "message"}}`` with the error's status; never cached."""
     headers = {"Cache-Control": NO_STORE, "X-Content-Type-Options": "nosniff"}
     if exc.retryable:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        wait = exc.retry_after if isinstance(exc, DependencyUnavailable) else RETRY_AFTER_SECONDS
+        headers["Retry-After"] = str(wait)
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size}"
     return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -53,7 +54,9 @@ def default_preferences(settings: GatewaySettings) -> Preferences:
     )
 
 
-def build_catalog(settings: GatewaySettings, store: ObjectStore) -> CatalogService:
+def build_catalog(
+    settings: GatewaySettings, store: ObjectStore, *, registry: CollectorRegistry | None = None
+) -> CatalogService:
     pool = CatalogPool(settings)
     catalog = PgCatalog(
         pool,
@@ -79,6 +82,9 @@ def build_catalog(settings: GatewaySettings, store: ObjectStore) -> CatalogServi
         prefetch=settings.amqp_prefetch,
         retry=RetryPolicy(settings.retry_delay_initial, settings.retry_delay_max),
         periodic=[Periodic("catalog-expiry", settings.expiry_interval, expiry.run_scheduled)],
+        # An event that fails because one of these is down waits for it, unspent (shared.outage).
+        dependencies={"database": catalog.ping, "storage": store.ping},
+        registry=registry,
     )
     migrate_url = settings.database_url.get_secret_value() if settings.database_migrate_on_start else None
     return CatalogService(
@@ -102,7 +108,7 @@ def cors_policy(settings: GatewaySettings) -> CorsPolicy:
 def build(settings: GatewaySettings) -> Starlette:
     metrics = Metrics()
     store = ObjectStore.from_settings(settings)
-    catalog = build_catalog(settings, store)
+    catalog = build_catalog(settings, store, registry=metrics.registry)
     files = FileService(catalog.catalog, store)
     preferences = PreferencesCache(catalog.catalog, ttl=settings.settings_cache_ttl)
     uploads = UploadService(

@@ -17,6 +17,7 @@ from services.gateway.auth import Principal, TokenVerifier
 from services.gateway.context import RequestContext
 from services.gateway.documents import DocumentCache
 from services.gateway.metrics import Metrics
+from services.gateway.retryable import retry_after_of, whole_failure, with_errors_listed
 from services.gateway.schema import QuietErrorLog, format_error
 from services.gateway.transport import PreparedOperation, parse_body, prepare
 from shared.errors import PayloadTooLarge, ServiceError, Unauthorized
@@ -29,6 +30,8 @@ ContextFactory = Callable[[Principal, str], RequestContext]
 def error_response(exc: ServiceError) -> JSONResponse:
     """An HTTP-level error: the stable code in ``error`` and, for GraphQL clients, in ``errors``."""
     headers: dict[str, str] = {"Cache-Control": "no-store"}
+    if exc.retryable:
+        headers["Retry-After"] = str(retry_after_of(exc.to_dict()))
     if isinstance(exc, Unauthorized):
         reason = (exc.data or {}).get("reason")
         headers["WWW-Authenticate"] = (
@@ -37,7 +40,7 @@ def error_response(exc: ServiceError) -> JSONResponse:
     return JSONResponse(
         {
             "error": exc.to_dict(),
-            "errors": [{"message": exc.message, "extensions": {"code": exc.code}}],
+            "errors": [{"message": exc.message, "extensions": {"code": exc.code, "data": exc.data}}],
         },
         status_code=exc.status,
         headers=headers,
@@ -119,6 +122,15 @@ class GraphQLEndpoint:
         prepared = [prepare(operation, self._documents.parse) for operation in parsed.operations]
         results = await asyncio.gather(*(self._execute(op, context) for op in prepared))
         names = [op.operation_name for op in prepared]
+        retry_after = whole_failure([result for _, result in results])
+        if retry_after is not None:
+            # Every operation failed because a dependency is down: 503 + Retry-After (retryable.py).
+            listed = [with_errors_listed(result) for _, result in results]
+            return JSONResponse(
+                listed if parsed.batched else listed[0],
+                status_code=503,
+                headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"},
+            ), names
         if parsed.batched:
             return JSONResponse([result for _, result in results]), names
         _, result = results[0]

@@ -71,7 +71,7 @@ async def version(_obj: Any, info: Info) -> str | None:
         return await info.context.catalog.version()
     except ServiceError as exc:
         _refused(info, exc)
-        raise GraphQLError(exc.message, extensions={"code": exc.code}) from exc
+        raise GraphQLError(exc.message, extensions={"code": exc.code, "data": exc.data}) from exc
 
 
 async def get_pre_signed_post_payload(_obj: Any, info: Info, **args: Any) -> Payload:

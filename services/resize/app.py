@@ -63,6 +63,8 @@ def build(settings: ResizeSettings, *, metrics: Metrics | None = None) -> Worker
         prefetch=2 * processes,
         retry=RetryPolicy(settings.retry_delay_initial, settings.retry_delay_max),
         stop_timeout=stop_timeout(settings.job_timeout),
+        dependencies={"storage": store.ping},  # a request that fails while S3 is down waits for it
+        registry=metrics.registry,
     )
     health = side_port(
         {"broker": worker.check, "s3": store.ping}, metrics.registry, host=settings.host, port=settings.port

@@ -16,7 +16,10 @@ The ack/nack decision is explicit:
   when it had most of a CPU for that time, else RESIZE_TIMEOUT (503: the machine was too busy
   to tell), and acked: run again it would be stopped again. RESIZE_BUSY (another job of the
   original is slow) is answered and acked too;
-- anything else (S3 unavailable, a kernel process that died, an unexpected exception) is
+- S3 that does not answer (``shared.outage``) is answered at once with its retryable error
+  (STORAGE_UNAVAILABLE) and raised: the consumer holds the request, without spending its attempts,
+  until S3 answers again;
+- anything else (a kernel process that died, an unexpected exception) is
   retried (``Outcome.RETRY``); after its last attempt the consumer dead-letters it into
   ``resize.requests.dead``, and that last attempt answers the caller with an error so it is not
   left waiting.
@@ -51,11 +54,13 @@ from shared.errors import (
     ResizeBusy,
     ResizeTimeout,
     ServiceError,
+    StorageUnavailable,
     Unavailable,
 )
 from shared.keys import InvalidKey, parse_original_key, variant_key
 from shared.logging import get_logger
 from shared.messages import EXTENSIONS, SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
+from shared.outage import dependency_of
 from shared.s3 import ObjectStore
 from shared.settlement import ATTEMPT_LIMIT, attempt_of
 
@@ -148,6 +153,9 @@ class ResizeWorker:
         try:
             outcome, label = await self._handle(message, _Caller(self._reply_channel, message))
             return outcome
+        except Exception:
+            label = "dependency_down"  # the consumer holds the request (shared.outage)
+            raise
         finally:
             self._metrics.in_progress.dec()
             elapsed = time.perf_counter() - started
@@ -191,6 +199,17 @@ class ResizeWorker:
             self._metrics.stage.labels(stage="queue").observe(max(0.0, waited))
 
     async def _retry(self, message: AbstractIncomingMessage, caller: _Caller, exc: Exception) -> tuple[Outcome, str]:
+        if dependency_of(exc) is not None:
+            # S3 is down: the caller hears so now (retryable, 503 + Retry-After at the download
+            # service) instead of waiting out its timeout; the request itself goes back to the
+            # consumer, which holds it, unspent, until S3 answers (and skips it once expired).
+            error = exc if isinstance(exc, ServiceError) and exc.retryable else StorageUnavailable()
+            log.warning("object store down; answering the caller and holding the request", error=error.message)
+            try:
+                await caller.answer(ResizeReply.error(error.code, error.message))
+            except Exception as reply_exc:  # noqa: BLE001 - the consumer still holds the message
+                log.warning("could not answer the caller", error=repr(reply_exc))
+            raise exc
         last = is_last_attempt(message.headers)
         log.warning(
             "resize failed",

@@ -428,7 +428,12 @@ async def test_readyz_reports_a_lost_database(start_gateway: Start, database: Da
 
 async def test_an_unreachable_object_store_is_unavailable_not_a_crash(start_gateway: Start) -> None:
     gateway = await start_gateway(s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
-    created = await gateway.gql(CREATE, {"data": {"key": f"{new_file_id()}/a.png"}})
-    assert created["createFile"]["data"] is None and created["createFile"]["error"]["code"] == "UNAVAILABLE"
+    response = await gateway.post({"query": CREATE, "variables": {"data": {"key": f"{new_file_id()}/a.png"}}})
+    # The only operation failed because S3 does not answer: the whole response is a retryable 503.
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    created = response.json()["data"]["fileManager"]
+    assert created["createFile"]["data"] is None
+    assert created["createFile"]["error"]["code"] == "STORAGE_UNAVAILABLE"
+    assert created["createFile"]["error"]["data"] == {"retryable": True, "retryAfter": 5}
     ready = await gateway.http.get("/readyz")
     assert ready.status_code == 503 and ready.json()["checks"]["catalog"] == "ok"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import httpx
@@ -15,8 +15,10 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from PIL import Image
 
+from devstack.infra import Infra
 from devstack.photos import jpeg_bytes, photo
 from devstack.ports import free_port
+from devstack.relay import TcpRelay
 from services.resize.app import build
 from services.resize.metrics import Metrics
 from services.resize.settings import ResizeSettings
@@ -236,15 +238,17 @@ async def test_slow_resize_is_stopped_at_the_job_timeout_and_answered(
         await service.stop()
 
 
-async def test_unreachable_store_is_retried_then_answered_and_dead_lettered(
+async def test_an_unreachable_store_is_answered_retryable_at_once_and_nothing_is_dead_lettered(
     settings_for: Callable[..., Any], rpc: RpcClient, connection: AbstractRobustConnection
 ) -> None:
+    """S3 down is no fault of the request: the caller hears STORAGE_UNAVAILABLE (retryable) at once,
+    and the request is held, not retried into the dead-letter queue."""
     port = free_port()
     settings = settings_for(
         ResizeSettings,
         port=port,
         s3_endpoint_url=f"http://127.0.0.1:{free_port()}",
-        retry_delay_initial=0.05,  # the backoff itself is tested in test_broker.py
+        retry_delay_initial=0.05,  # the old retry budget (5 attempts) would be spent in under a second
         retry_delay_max=0.2,
     )
     service = await start_worker(settings)
@@ -254,14 +258,57 @@ async def test_unreachable_store_is_retried_then_answered_and_dead_lettered(
         assert ready.status_code == 503
         assert ready.json()["checks"]["broker"] == "ok"
 
-        reply = await asyncio.wait_for(ask(rpc, f"{new_file_id()}/photo.jpg", 300), timeout=120)
+        started = asyncio.get_running_loop().time()
+        reply = await asyncio.wait_for(ask(rpc, f"{new_file_id()}/photo.jpg", 300), timeout=RPC_TIMEOUT)
 
-        assert (reply.status, reply.code) == ("error", "UNAVAILABLE")
-        dead = await dead_letters(connection, timeout=60)
-        assert [json.loads(body)["width"] for body in dead] == [300]
-        assert service.metrics.count("retry") >= 5
+        assert (reply.status, reply.code) == ("error", "STORAGE_UNAVAILABLE")
+        assert asyncio.get_running_loop().time() - started < 15  # answered, not left to time out
+        await no_dead_letters(connection, wait=3.0)
+        assert service.metrics.count("retry") == 0
+        assert service.metrics.count("dependency_down") >= 1
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            metrics = (await http.get("/metrics")).text
+        assert 'queue_waiting_for_dependency{dependency="storage",queue="resize.requests"} 1.0' in metrics
     finally:
         await service.stop()
+
+
+async def test_a_request_held_through_an_s3_outage_is_resized_once_s3_is_back(
+    settings_for: Callable[..., Any],
+    infra: Infra,
+    rpc: RpcClient,
+    store: ObjectStore,
+    connection: AbstractRobustConnection,
+) -> None:
+    """S3 cut (a relay in between) for longer than the old retry budget: the caller is answered
+    STORAGE_UNAVAILABLE, the request waits unspent, and once S3 answers it is resized: the variant
+    is there for the caller's retry, and nothing was dead-lettered."""
+    key = await put_jpeg(store, 600, 400)
+    with TcpRelay(urlsplit(infra.s3_endpoint_url).port or 80) as relay:
+        settings = settings_for(
+            ResizeSettings,
+            port=free_port(),
+            s3_endpoint_url=f"http://127.0.0.1:{relay.port}",
+            retry_delay_initial=0.05,
+            retry_delay_max=0.2,
+        )
+        service = await start_worker(settings)
+        try:
+            relay.cut()
+            body = await rpc.call(RESIZE_QUEUE, ResizeRequest(key, 300, "jpeg").to_json(), timeout=60)
+            reply = ResizeReply.from_json(body)
+            assert (reply.status, reply.code) == ("error", "STORAGE_UNAVAILABLE")
+            await asyncio.sleep(5)  # ten times the old retry budget
+            assert service.process.worker.waiting_for == {"storage"}
+            relay.restore()
+
+            variant = str(variant_key(parse_original_key(key), 300, "jpg"))
+            await eventually(lambda: store.head(variant), 30, what="the held request's variant")
+            assert service.process.worker.waiting_for == frozenset()
+            assert service.metrics.count("resized") == 1
+            await no_dead_letters(connection, wait=0.5)
+        finally:
+            await service.stop()
 
 
 async def test_a_transient_failure_is_retried_and_the_reply_still_reaches_the_caller(

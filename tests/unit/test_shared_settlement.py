@@ -91,3 +91,64 @@ def test_the_copy_keeps_everything_but_the_counts() -> None:
     expected.user_id = None  # RabbitMQ checks it against the publishing user
     assert copy.properties == expected
     assert original.headers["x-delivery-count"] == 2  # the original is left as it was
+
+
+def test_waiting_for_a_dependency_keeps_the_attempt() -> None:
+    from shared.settlement import decide as settle
+
+    for attempt in (1, 3, 5, 9):
+        assert settle(Outcome.WAIT, attempt, 5) == Settlement(
+            Action.REQUEUE, attempt=attempt, reason="waiting for a dependency"
+        )
+
+
+def test_an_outage_of_any_length_spends_no_attempt() -> None:
+    """A message held a thousand times while its database is down, then failing for its own reasons,
+    still has all five attempts."""
+    attempt = 1
+    for _ in range(1000):
+        settlement = decide(Outcome.WAIT, attempt)
+        assert settlement.action is Action.REQUEUE
+        attempt = settlement.attempt
+    tries = 0
+    while (settlement := decide(Outcome.RETRY, attempt)).action is Action.RETRY:
+        tries += 1
+        attempt = settlement.attempt
+    assert tries == ATTEMPT_LIMIT - 1 and settlement.action is Action.DEAD_LETTER
+
+
+@pytest.mark.parametrize(
+    ("headers", "count"),
+    [(None, 0), ({}, 0), ({"x-delivery-count": 2}, 2), ({"x-delivery-count": True}, 0), ({"x-delivery-count": -1}, 0)],
+)
+def test_delivery_count_of(headers: dict[str, object] | None, count: int) -> None:
+    from shared.settlement import delivery_count_of
+
+    assert delivery_count_of(headers) == count
+
+
+def test_a_delivery_the_broker_counted_often_goes_back_fresh_before_the_queue_limit() -> None:
+    from shared.broker import DELIVERY_LIMIT
+    from shared.settlement import REFRESH_AT, refresh
+
+    assert REFRESH_AT < DELIVERY_LIMIT
+    assert refresh(0, 1) is None and refresh(REFRESH_AT - 1, 1) is None
+    assert refresh(REFRESH_AT, 1) == Settlement(Action.RETRY, attempt=2, reason=f"delivered {REFRESH_AT} times")
+    at_limit = refresh(REFRESH_AT, ATTEMPT_LIMIT)
+    assert at_limit is not None and at_limit.action is Action.DEAD_LETTER
+
+
+def test_a_message_that_kills_its_consumer_every_time_still_ends() -> None:
+    """Each crash raises the broker's count; every REFRESH_AT of them cost one attempt of ours."""
+    from shared.settlement import REFRESH_AT, refresh
+
+    attempt, deliveries = 1, 0
+    while True:
+        count = 0
+        while (settlement := refresh(count, attempt)) is None:
+            count += 1  # the consumer dies holding it: the broker counts one more delivery
+            deliveries += 1
+        if settlement.action is Action.DEAD_LETTER:
+            break
+        attempt = settlement.attempt
+    assert deliveries == REFRESH_AT * ATTEMPT_LIMIT

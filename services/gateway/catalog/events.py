@@ -24,6 +24,7 @@ from shared.errors import NotFound, Unavailable
 from shared.events import OBJECT_REMOVED, ObjectEvent
 from shared.keys import is_variant_key
 from shared.logging import get_logger
+from shared.outage import dependency_of
 from shared.s3 import ObjectStore
 
 log = get_logger(__name__)
@@ -55,6 +56,8 @@ class CatalogEvents:
         try:
             handled = await self.handle(event)
         except Unavailable as exc:
+            if dependency_of(exc) is not None:
+                raise  # the database or S3 is down: the consumer holds the event (shared.outage)
             log.warning("catalog event deferred; will retry", key=event.key, type=event.type, error=exc.message)
             return Outcome.RETRY
         log.info("catalog event", type=event.type, key=event.key, result=handled.value)

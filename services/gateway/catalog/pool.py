@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from services.gateway.catalog.config import CatalogConfig
-from shared.errors import Unavailable
+from shared.errors import DatabaseUnavailable
 
 
 class ConnectionSource(Protocol):
@@ -53,5 +53,5 @@ class CatalogPool:
 
     def _opened(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise Unavailable("The file catalog's database is not connected.")
+            raise DatabaseUnavailable("The file catalog's database is not connected yet; try again shortly.")
         return self._pool

@@ -30,7 +30,7 @@ from services.gateway.catalog.model import (
 )
 from services.gateway.catalog.pool import ConnectionSource
 from services.gateway.catalog.query import build_where, like_escape
-from shared.errors import LimitExceeded, NotFound, Unavailable, ValidationFailed
+from shared.errors import DatabaseUnavailable, LimitExceeded, NotFound, Unavailable, ValidationFailed
 
 COLUMNS = (
     "id, key, name, type, size, status, tags, meta, created_by, created_by_name, created_on, saved_on, etag, reason, "
@@ -439,7 +439,8 @@ class PgCatalog:
 
 
 class _Acquire:
-    """A pooled connection; a database that does not answer becomes ``Unavailable`` (503)."""
+    """A pooled connection; a database that does not answer becomes ``DatabaseUnavailable`` (503,
+    DATABASE_UNAVAILABLE; a consumer holds its message for it, ``shared.outage``)."""
 
     def __init__(self, pool: ConnectionSource, timeout: float) -> None:
         self._pool = pool
@@ -450,10 +451,10 @@ class _Acquire:
         try:
             self._conn = await self._pool.acquire(timeout=self._timeout)
         except DB_ERRORS as exc:
-            raise Unavailable("The file catalog's database does not answer.") from exc
+            raise DatabaseUnavailable() from exc
         return self._conn
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         await self._pool.release(self._conn)
         if exc is not None and isinstance(exc, DB_ERRORS):
-            raise Unavailable("The file catalog's database does not answer.") from exc
+            raise DatabaseUnavailable() from exc
