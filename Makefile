@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint typecheck unit integration e2e deploy-check lock render clean
+.PHONY: install run test lint typecheck unit integration e2e faults deploy-check lock render clean
 
 install:
 	@scripts/bootstrap.sh
@@ -28,6 +28,12 @@ integration: install
 
 e2e: install
 	$(PY) -m pytest -q -rs tests/e2e
+
+# The fault suite (tests/faults, docs/RELIABILITY.md): the five services against a private RabbitMQ
+# node, SeaweedFS and PostgreSQL cluster that it stops and starts; every scenario, the long ones too
+# (`make test` runs only the short ones: the 30 s database outage and the poison messages).
+faults: install
+	$(PY) -m pytest -q -rs --durations=20 -m faults tests/faults
 
 # Containers and manifests, offline: hadolint, compose, `kubectl kustomize` of every overlay,
 # kubernetes-validate --strict and the checks on the rendered objects (also part of `make test`).

@@ -21,7 +21,9 @@ import pytest
 from devstack.private_infra import PrivateInfra, private_infra
 from tests.faults.harness import FaultStack, fault_stack
 
-REPORT = Path(os.environ.get("FAULTS_REPORT", Path(__file__).resolve().parents[2] / ".data" / "faults" / "report.jsonl"))
+REPORT = Path(
+    os.environ.get("FAULTS_REPORT", Path(__file__).resolve().parents[2] / ".data" / "faults" / "report.jsonl")
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,19 +42,6 @@ def private() -> Iterator[PrivateInfra]:
 def fstack(private: PrivateInfra, tmp_path: Path) -> Iterator[FaultStack]:
     with fault_stack(private, tmp_path) as stack:
         yield stack
-
-
-@pytest.fixture
-def fstack_with(private: PrivateInfra, tmp_path: Path) -> Iterator[Callable[[dict[str, str]], FaultStack]]:
-    """A stack with extra settings: ``fstack_with({"RESIZE_TIMEOUT": "5"})``."""
-    from contextlib import ExitStack
-
-    with ExitStack() as stack:
-
-        def make(extra: dict[str, str]) -> FaultStack:
-            return stack.enter_context(fault_stack(private, tmp_path, extra))
-
-        yield make
 
 
 @pytest.fixture

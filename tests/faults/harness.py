@@ -117,7 +117,9 @@ class FaultStack:
             for c in made:
                 c.close()
 
-    def seed(self, count: int, *, width: int | None = 100, threads: int = 6, size: tuple[int, int] = (480, 360)) -> list[Uploaded]:
+    def seed(
+        self, count: int, *, width: int | None = 100, threads: int = 6, size: tuple[int, int] = (480, 360)
+    ) -> list[Uploaded]:
         """``count`` JPEGs uploaded as the admin app does, each with one variant of ``width`` made
         by the resize workers (through the download service); all ready before it returns."""
         deadline = time.monotonic() + 60 + count * 2.0
@@ -138,7 +140,9 @@ class FaultStack:
 
         with ThreadPoolExecutor(threads) as pool:
             files = list(pool.map(one, range(count)))
-        self.wait_until(lambda: self.records_not_ready([f.key for f in files]) == [], 120, "the seeded files to be ready")
+        self.wait_until(
+            lambda: self.records_not_ready([f.key for f in files]) == [], 120, "the seeded files to be ready"
+        )
         return files
 
     # -- the components ------------------------------------------------------------------------
@@ -309,7 +313,9 @@ def _children(pid: int) -> list[int]:
 def fault_stack(private: PrivateInfra, log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[FaultStack]:
     private.ensure_running()
     database_url = private.new_database()
-    with running_stack(private.infra, log_dir, {**STACK_ENV, **(extra_env or {})}, database_url=database_url) as running:
+    with running_stack(
+        private.infra, log_dir, {**STACK_ENV, **(extra_env or {})}, database_url=database_url
+    ) as running:
         yield FaultStack(running, private, database_url)
 
 

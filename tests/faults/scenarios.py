@@ -106,9 +106,7 @@ class Uploads:
             i = 0
             while not self.stop.is_set():
                 content = jpeg_bytes(320, 240, seed=50_000 + n * 10_000 + i)
-                file, failed = client.upload(
-                    f"up {n}-{i}.jpg", "image/jpeg", content, deadline=lambda: self.give_up_at
-                )
+                file, failed = client.upload(f"up {n}-{i}.jpg", "image/jpeg", content, deadline=lambda: self.give_up_at)
                 with self.lock:
                     self.failures.update(failed)
                 if file is not None:

@@ -44,9 +44,7 @@ def database_outage(stack: FaultStack, seconds: float, report: Any) -> None:
             i = 0
             while not stop.is_set():
                 content = jpeg_bytes(320, 240, seed=2000 + n * 1000 + i)
-                file, failed = c.upload(
-                    f"during {n}-{i}.jpg", "image/jpeg", content, deadline=outage_ends + 120
-                )
+                file, failed = c.upload(f"during {n}-{i}.jpg", "image/jpeg", content, deadline=outage_ends + 120)
                 failures.update(failed)
                 if file is not None:
                     stack.ledger.add_upload(file)

@@ -4,6 +4,10 @@ first attempt), the workers go on with the rest, and no service restarts."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -67,14 +71,44 @@ def test_poison_messages_are_dead_lettered_at_once(fstack: FaultStack, report: A
         assert client.delete_file(files[0].id).ok
         fstack.ledger.add_delete(files[0])
         assert client.download(files[1].key, 300).ok
+    replay = _replay_one(fstack, url)
     counts = fstack.settled(timeout=60)
     counts.dead_lettered -= sum(expected.values())
     report(
         fault="poison messages (3 malformed in each of cleanup, catalog.events, resize.requests)",
         seconds_to_dead_letter_all=round(seconds, 1),
         attempts_seen_on_dead_letters=attempts,
+        replay=replay,
         **counts.figures(),
         details=counts.details,
     )
     assert all(a in (None, 1) for seen in attempts.values() for a in seen), attempts
     assert counts.figures() == dict.fromkeys(counts.figures(), 0), counts.details
+
+
+def _deadletters(url: str, *args: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.deadletters", *args],
+        env={**os.environ, "AMQP_URL": url, "LOG_FORMAT": "json"},
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.decode().splitlines() if line.startswith("{")]
+
+
+def _replay_one(stack: FaultStack, url: str) -> dict[str, Any]:
+    """The operator's command on the real dead letters: list them with their reasons, move one back;
+    a poison message stays poison, so it is dead-lettered again at once, marked as replayed."""
+    listed = [line for line in _deadletters(url, "list") if "dead_queue" in line]
+    assert {line["id"] for line in listed} >= {f"poison-{q}-{n}" for q in QUEUES for n in range(len(BODIES))}
+    assert all(line["reason"] for line in listed), listed
+    moved = _deadletters(url, "replay", "--queue", "cleanup", "--id", "poison-cleanup-0")
+    assert moved[-1]["summary"]["cleanup.dead"]["moved"] == 1, moved
+
+    def replayed_again() -> list[dict[str, Any]]:
+        again = _deadletters(url, "list", "--queue", "cleanup")
+        return [line for line in again if line.get("id") == "poison-cleanup-0" and line.get("replayed") == 1]
+
+    back = stack.wait_until(replayed_again, 60, "the replayed poison message to be dead-lettered again")
+    return {"listed": len(listed), "reasons": sorted({line["reason"] for line in listed}), "moved_back": back}
