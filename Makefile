@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint typecheck unit integration e2e browser deploy-check lock render clean
+.PHONY: install run test lint typecheck unit integration e2e browser faults deploy-check lock render clean
 
 install:
 	@scripts/bootstrap.sh
@@ -33,6 +33,12 @@ e2e: install
 # (SCREENSHOTS_DIR=docs/screenshots keeps the screenshots)
 browser: install
 	$(PY) -m pytest -q -rs --durations=10 tests/browser
+
+# The fault suite (tests/faults, docs/RELIABILITY.md): the five services against a private RabbitMQ
+# node, SeaweedFS and PostgreSQL cluster that it stops and starts; every scenario, the long ones too
+# (`make test` runs only the short ones: the 30 s database outage and the poison messages).
+faults: install
+	$(PY) -m pytest -q -rs --durations=20 -m faults tests/faults
 
 # Containers and manifests, offline: hadolint, compose, `kubectl kustomize` of every overlay,
 # kubernetes-validate --strict and the checks on the rendered objects (also part of `make test`).

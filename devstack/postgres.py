@@ -94,3 +94,58 @@ def stop_private(data_dir: Path) -> None:
         check=False,
         capture_output=True,
     )
+
+
+class PostgresCluster:
+    """A private cluster of our own (``initdb`` into ``data_dir``) on a loopback ``port``, which a
+    test may stop (``pg_ctl -m fast stop``) and start again on the same port and data folder."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self._bin = _bin_dir() or _install()
+
+    @property
+    def server_url(self) -> str:
+        """The maintenance database (``postgres``) of this cluster."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def running(self) -> bool:
+        return port_open(self.port)
+
+    def _pg_ctl(self, *args: str, timeout: float = 120.0) -> None:
+        subprocess.run(
+            _as_server_user([str(self._bin / "pg_ctl"), "-D", str(self.data_dir), *args]),
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Create the cluster on first use, then start it; returns once it accepts connections."""
+        if not (self.data_dir / "PG_VERSION").exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0:
+                # The server runs as ``postgres``: it must reach the folder through its parents.
+                for folder in (self.data_dir.parent, self.data_dir):
+                    shutil.chown(folder, "postgres", "postgres")
+            subprocess.run(
+                _as_server_user(
+                    [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+                ),
+                check=True,
+                capture_output=True,
+            )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir}"
+        self._pg_ctl("-l", str(self.data_dir / "server.log"), "-o", options, "-w", "-t", str(int(timeout)), "start")
+        deadline = time.monotonic() + timeout
+        while not port_open(self.port):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL did not answer on 127.0.0.1:{self.port} within {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """``pg_ctl -m fast stop``: open connections are closed, the data stays."""
+        if (self.data_dir / "postmaster.pid").exists():
+            self._pg_ctl("-m", "fast", "-w", "stop")

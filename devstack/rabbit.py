@@ -16,9 +16,7 @@ def ensure_rabbitmq(port: int = 5672, timeout: float = 90.0) -> None:
     if port_open(port):
         return
     if not shutil.which("rabbitmq-server"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "rabbitmq-server"], check=True, env=env)
+        install_rabbitmq()
     subprocess.run(["rabbitmq-server", "-detached"], check=False)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -26,6 +24,13 @@ def ensure_rabbitmq(port: int = 5672, timeout: float = 90.0) -> None:
             return
         time.sleep(0.5)
     raise TimeoutError(f"RabbitMQ did not answer on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def install_rabbitmq() -> None:
+    """Debian's rabbitmq-server (which also starts the shared node on 5672)."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "rabbitmq-server"], check=True, env=env)
 
 
 def _ctl(*args: str) -> None:

@@ -67,6 +67,11 @@ class SeaweedFS:
         self.log_path = log_path or data_dir / "weed.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The pid of the ``weed mini`` this object started, while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def command(self) -> list[str]:
         p = self.ports
         return [
