@@ -138,12 +138,17 @@ class ObjectStore:
             return None
         return _info(key, resp)
 
-    async def get_bytes(self, key: str, *, max_bytes: int | None = None) -> tuple[ObjectInfo, bytes]:
-        """Read a whole object; refuses (SourceTooLarge) one bigger than ``max_bytes``."""
+    async def get_bytes(
+        self, key: str, *, max_bytes: int | None = None, check: Callable[[ObjectInfo], bool] | None = None
+    ) -> tuple[ObjectInfo, bytes]:
+        """Read a whole object; refuses (SourceTooLarge) one bigger than ``max_bytes``. ``check``
+        sees the object's metadata first: when it answers False, no byte is read (``b""``)."""
         resp = await self._call("get_object", Key=key)
         body = resp["Body"]
         try:
             info = _info(key, resp)
+            if check is not None and not check(info):
+                return info, b""
             if max_bytes is not None and info.size > max_bytes:
                 raise SourceTooLarge(f"The file is {info.size} bytes; at most {max_bytes} are resized.")
             data: bytes = await self._run(body.read)
