@@ -179,8 +179,8 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
     colds = shared.get("ours_cold")
     warm = shared.get("ours_warm")
     if not isinstance(colds, list) or not isinstance(warm, dict):
-        with stack() as running:
-            colds = [measure_cold(running, picture, options) for picture in options.photos]
+        with stack() as (running, infra):
+            colds = [measure_cold(running, picture, options, infra) for picture in options.photos]
             warm = measure_warm(running, colds[0], options)
     root = WORK / "thumbor"
     pictures = root / "pictures"
