@@ -99,8 +99,8 @@ class ResizeRequest:
 
 @dataclass(frozen=True)
 class ResizeReply:
-    """``ok`` (the variant's key, type and size; with ``etag`` and ``stored_at``, the epoch seconds
-    it was written, when the worker wrote it) or ``error`` (a stable code and a message).
+    """``ok`` (the variant's key, type, size and, from newer workers, ``etag``) or ``error`` (a
+    stable code and a message).
 
     On the wire (``to_wire``/``from_wire``): the JSON object, and when ``body`` is set (the caller
     asked for it with ``inline_max``), a newline and the variant's bytes after it (compact JSON
@@ -114,7 +114,6 @@ class ResizeReply:
     code: str | None = None
     message: str | None = None
     etag: str | None = None
-    stored_at: float | None = None
     body: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -125,7 +124,6 @@ class ResizeReply:
         size: int,
         *,
         etag: str | None = None,
-        stored_at: float | None = None,
         body: bytes | None = None,
     ) -> ResizeReply:
         return cls(
@@ -134,7 +132,6 @@ class ResizeReply:
             content_type=content_type,
             size=size,
             etag=etag,
-            stored_at=stored_at,
             body=body,
         )
 
@@ -172,18 +169,10 @@ class ResizeReply:
                 raise MalformedMessage("ok reply without variant_key")
             if isinstance(size, bool) or not isinstance(size, int):
                 raise MalformedMessage("ok reply with a size that is not an integer")
-            etag, stored_at = raw.get("etag"), raw.get("stored_at")
+            etag = raw.get("etag")
             if etag is not None and not isinstance(etag, str):
                 raise MalformedMessage("ok reply with an etag that is not a string")
-            if stored_at is not None and (isinstance(stored_at, bool) or not isinstance(stored_at, int | float)):
-                raise MalformedMessage("ok reply with a stored_at that is not a number")
-            return cls.ok(
-                raw["variant_key"],
-                str(raw.get("content_type", "")),
-                size,
-                etag=etag,
-                stored_at=float(stored_at) if stored_at is not None else None,
-            )
+            return cls.ok(raw["variant_key"], str(raw.get("content_type", "")), size, etag=etag)
         if status == "error":
             return cls.error(str(raw.get("code", "INTERNAL")), str(raw.get("message", "")))
         raise MalformedMessage(f"unknown reply status {status!r}")

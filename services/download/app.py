@@ -21,7 +21,7 @@ from services.download.endpoint import FilesEndpoint
 from services.download.metrics import Metrics
 from services.download.objects import CachedObjects
 from services.download.resizer import ResizeCoordinator
-from services.download.resolver import VariantResolver
+from services.download.resolver import GRACE, VariantResolver
 from services.download.responses import FileResponder
 from services.download.settings import DownloadSettings
 from shared.cors import CorsMiddleware, CorsPolicy
@@ -70,6 +70,7 @@ def build(settings: DownloadSettings, *, metrics: Metrics | None = None) -> Star
             negotiate=settings.negotiate_formats,
             # a new variant this small comes back in the resize reply (held as a fetched one was)
             inline_max=min(settings.cache_item_bytes, settings.redirect_threshold, MAX_INLINE),
+            grace=min(GRACE, settings.resize_timeout / 4),
         ),
         FileResponder(
             objects,

@@ -22,6 +22,7 @@ operations: the HEAD of step 2 here, and the worker's GET of the original and PU
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,11 +32,16 @@ from services.download.formats import format_from_name, resize_format
 from services.download.negotiation import negotiated_format, requested_format
 from services.download.objects import CachedObjects
 from services.download.resizer import ResizeCoordinator
-from shared.errors import NotFound
+from shared.errors import NotFound, ServiceError
 from shared.geometry import parse_width, snap_width
 from shared.keys import InvalidKey, parse_original_key, variant_key
-from shared.messages import EXTENSIONS, ResizeRequest
+from shared.messages import EXTENSIONS, ResizeReply, ResizeRequest
 from shared.s3 import ObjectInfo
+
+# How long a request for a variant of an unchecked original waits for the worker before it HEADs
+# the original itself (a resize takes tens of milliseconds; the RPC timeout is seconds).
+GRACE = 1.0
+_UNKNOWN = ObjectInfo(key="", size=0, etag="", content_type="", last_modified=datetime.fromtimestamp(0, UTC))
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,11 @@ class VariantResolver:
         *,
         negotiate: bool = False,
         inline_max: int = 0,
+        grace: float = GRACE,
     ) -> None:
         self._objects = objects
         self._inline_max = inline_max
+        self._grace = grace
         self._resizer = resizer
         self._widths = tuple(sorted(set(widths)))
         self._negotiate = negotiate
@@ -99,8 +107,7 @@ class VariantResolver:
                     source_unchecked=True,
                     format_guessed=preferred is None,
                 )
-                made = await self._made(request, guessed, varies, correlation_id)
-                return made if made is not None else Resolved(await self._require(key))
+                return await self._ask_unchecked(request, guessed, varies, correlation_id)
 
         source = await self._require(key)
         source_fmt = resize_format(source.content_type)
@@ -114,27 +121,48 @@ class VariantResolver:
                 return Resolved(found, varies)
 
         request = ResizeRequest(key=key, width=snapped, format=fmt, inline_max=self._inline_max, variant_absent=True)
-        made = await self._made(request, wanted, varies, correlation_id)
+        reply = await self._resizer.resize(request, variant_key=wanted, correlation_id=correlation_id)
+        made = await self._from_reply(reply, wanted, varies)
         if made is None:  # the original changed type since it was cached: serve it as it is now
             return Resolved(await self._require(key))
         return made
 
-    async def _made(
+    async def _ask_unchecked(
         self, request: ResizeRequest, wanted: str, varies: bool, correlation_id: str | None
-    ) -> Resolved | None:
-        """Ask a worker for the variant; None when the original has no variants (NOT_RESIZED)."""
-        reply = await self._resizer.resize(request, variant_key=wanted, correlation_id=correlation_id)
+    ) -> Resolved:
+        """Ask a worker for a variant of an original this service has not looked at. The worker's
+        answer says what a HEAD of the original would have; but when no answer comes within the
+        grace period (the workers are busy or down), a HEAD of the original tells at once whether
+        there is anything to wait for (a missing original is 404, an original without variants is
+        served as it is), while the request goes on."""
+        asking = asyncio.ensure_future(self._resizer.resize(request, variant_key=wanted, correlation_id=correlation_id))
+        done, _ = await asyncio.wait({asking}, timeout=self._grace)
+        if not done:
+            try:
+                source = await self._objects.head(request.key)
+            except ServiceError:  # S3 cannot tell either: wait for the worker
+                source = _UNKNOWN
+            if source is None or (source is not _UNKNOWN and resize_format(source.content_type) is None):
+                asking.cancel()  # this request stops waiting; the RPC goes on for any other
+                if source is None:
+                    raise NotFound(f"{request.key} was not found.")
+                return Resolved(source)
+        made = await self._from_reply(await asking, wanted, varies)
+        return made if made is not None else Resolved(await self._require(request.key))
+
+    async def _from_reply(self, reply: ResizeReply | None, wanted: str, varies: bool) -> Resolved | None:
+        """What a worker made: from the reply's bytes, else read from S3; None when the original
+        has no variants (NOT_RESIZED)."""
         if reply is None:
             return None
         key = reply.variant_key or wanted
         if reply.body is not None and reply.etag:
-            stored_at = reply.stored_at if reply.stored_at is not None else time.time()
             info = ObjectInfo(
                 key=key,
                 size=len(reply.body),
                 etag=reply.etag,
                 content_type=reply.content_type or "application/octet-stream",
-                last_modified=datetime.fromtimestamp(int(stored_at), UTC),
+                last_modified=datetime.fromtimestamp(int(time.time()), UTC),  # S3's within a second
             )
             self._objects.remember(info, reply.body)
             return Resolved(info, varies, body=reply.body)

@@ -296,13 +296,10 @@ class ResizeWorker:
             etag = await self._store.put_bytes(
                 variant, result.data, content_type=result.content_type, cache_control=CACHE_CONTROL
             )
-        stored_at = time.time()
         self._metrics.variant_bytes.observe(len(result.data))
         log.info("variant stored", variant_key=variant, size=len(result.data), dimensions=result.size)
         inline = result.data if len(result.data) <= request.inline_max else None
-        reply = ResizeReply.ok(
-            variant, result.content_type, len(result.data), etag=etag or None, stored_at=stored_at, body=inline
-        )
+        reply = ResizeReply.ok(variant, result.content_type, len(result.data), etag=etag or None, body=inline)
         return reply, "resized"
 
     async def _run_kernel(self, data: bytes, request: ResizeRequest, deadline: float | None) -> KernelResult:
