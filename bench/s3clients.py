@@ -61,7 +61,7 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
     saved = sum(base[op] - light.get(op, base[op]) for op in ("HEAD", "GET 700 KB", "PUT 100 KB"))
     return "\n".join(
         [
-            "## 2. S3 clients: CPU per call for the hot calls",
+            "## 1b. S3 clients: CPU per call for the hot calls",
             "",
             f"{calls} calls of each kind per client, one at a time after a warm-up, against one private SeaweedFS; "
             "CPU time of the probe process (every thread: boto3's executor, obstore's Rust runtime) per call, "

@@ -248,7 +248,7 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             f"(`?width=`), {options.concurrency} at a time, from a Python client. Breakdown: means from the "
             "worker's `resize_stage_seconds` histogram (queue = from the download service's send to the "
             "worker taking it), broker/other = resize round trip seen by the download service minus those "
-            "stages, download = client latency minus the round trip (HEADs, reading the variant back, "
+            "stages, download = client latency minus the round trip (the HEAD of the variant, "
             "streaming, HTTP). CPU per request from /proc: our processes (each with its child processes: the "
             "resize worker's kernel processes), then SeaweedFS and RabbitMQ, then "
             "the whole machine (the load generator included) with the share of its 2 cores that was busy.",
