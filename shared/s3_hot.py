@@ -26,6 +26,7 @@ from shared.settings import CommonSettings
 
 if TYPE_CHECKING:
     from obstore import Attributes, GetResult
+    from obstore.store import S3Config
 
 # Attributes obstore names itself; any other key of a GET's attributes is user metadata.
 _STANDARD = frozenset(
@@ -37,9 +38,10 @@ def make_store(settings: CommonSettings) -> S3Store:
     """An obstore S3 store for the settings' bucket: path-style, the same timeouts and attempts as
     the boto3 client (``shared.s3.make_client``)."""
     endpoint = settings.s3_endpoint_url
+    where: S3Config = {"endpoint": endpoint} if endpoint else {}  # none: AWS's own for the region
     return S3Store(
         settings.s3_bucket,
-        endpoint=endpoint or None,
+        config=where,
         region=settings.s3_region,
         access_key_id=settings.s3_access_key.get_secret_value(),
         secret_access_key=settings.s3_secret_key.get_secret_value(),
