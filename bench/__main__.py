@@ -16,10 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+from bench import cpu
 from bench.common import ROOT, Options, machine
 
 STEPS: tuple[str, ...] = (
     "bench.kernel",
+    "bench.s3clients",
     "bench.service",
     "bench.thumbor",
     "bench.workers",
@@ -51,6 +53,12 @@ def kept_notes(path: Path) -> str:
     return "\n" + text[index:] if index >= 0 else ""
 
 
+def with_load(section: str, load: cpu.SectionLoad) -> str:
+    """The section with a line on the machine's load under its heading."""
+    heading, newline, rest = section.partition("\n")
+    return f"{heading}\n\n{load.note()}\n{rest}" if newline else f"{section}\n\n{load.note()}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny pictures, one round: checks the harness")
@@ -67,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     for step in steps:
         print(f"bench: running {step}", file=sys.stderr)
         step_started = time.monotonic()
-        section = importlib.import_module(step).run(options, shared)
+        load = cpu.SectionLoad()
+        section = with_load(importlib.import_module(step).run(options, shared), load.finish())
         print(section + "\n", flush=True)
         print(f"bench: {step} took {time.monotonic() - step_started:.0f} s", file=sys.stderr)
         sections.append(section)

@@ -34,6 +34,43 @@ def seconds(pids: Iterable[int]) -> float:
     return total
 
 
+def lifetime(pid: int) -> float:
+    """CPU seconds of ``pid`` and of its children that ended and were waited for (utime, stime,
+    cutime, cstime): nothing a process tree spends is lost when a child exits."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / _TICKS
+
+
+class TreeMeter:
+    """CPU spent by process trees between ``__init__`` and ``spent``: each root with every
+    descendant, those started in between too (kernel processes, thumbor's forks)."""
+
+    def __init__(self, roots: Iterable[int]) -> None:
+        self._roots = list(roots)
+        self._start = self._read()
+
+    def _read(self) -> dict[int, float]:
+        return {pid: lifetime(pid) for root in self._roots for pid in tree(root)}
+
+    def spent(self) -> dict[int, float]:
+        """CPU seconds per process: the roots' own (with any child that ended meanwhile) and each
+        live descendant's, so ``sum`` is the trees' total."""
+        end = self._read()
+        spent = {pid: end.get(pid, 0.0) - self._start.get(pid, 0.0) for pid in {*end, *self._start}}
+        return {pid: value for pid, value in spent.items() if pid in end or value}
+
+
+def load_average() -> float:
+    """The 1-minute load average (NaN where unknown)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def pids_matching(*fragments: str) -> list[int]:
     """Processes whose command line holds every fragment (SeaweedFS on a given port, RabbitMQ's VM)."""
     found = []
@@ -64,3 +101,42 @@ def busy_since(snapshot: tuple[float, float]) -> tuple[float, float]:
     busy, total = machine()
     spent, elapsed = busy - snapshot[0], total - snapshot[1]
     return spent, (spent / elapsed if elapsed > 0 else 0.0)
+
+
+class SectionLoad:
+    """How busy the machine was around one benchmark section: the 1-minute load average before it
+    and after it, and the share of all cores that processes other than this run's took during it
+    (the shared RabbitMQ counts as other). Started at ``__init__``, read by ``finish``."""
+
+    LOADED_BEFORE = 1.0  # a load average from others of half the 2 cores before the section starts
+    LOADED_OTHERS = 0.15  # others took more than 15% of all cores during it
+
+    def __init__(self) -> None:
+        self.before = load_average()
+        self._ours = TreeMeter([os.getpid()])
+        self._machine = machine()
+        self.after = float("nan")
+        self.others = float("nan")
+
+    def finish(self) -> SectionLoad:
+        ours = sum(self._ours.spent().values())
+        busy, total = machine()
+        elapsed = total - self._machine[1]
+        self.others = max(0.0, (busy - self._machine[0] - ours) / elapsed) if elapsed > 0 else float("nan")
+        self.after = load_average()
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        return self.before >= self.LOADED_BEFORE or self.others >= self.LOADED_OTHERS
+
+    def note(self) -> str:
+        flag = (
+            "**taken on a loaded machine**: rates and latencies are low, CPU-time figures hold"
+            if self.loaded
+            else "quiet"
+        )
+        return (
+            f"Machine load: 1-min load average {self.before:.2f} before this section, {self.after:.2f} after it; "
+            f"other processes took {self.others:.0%} of all cores during it ({flag})."
+        )

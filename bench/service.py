@@ -25,8 +25,10 @@ from bench import load as loadgen
 from bench.common import Options, parse_options, ratio, table, verdict
 from bench.pictures import Picture, decode, load
 from bench.quality import psnr
-from devstack.infra import provide_infra
+from devstack.infra import Infra, provide_infra
 from devstack.ports import free_port
+from devstack.s3_requests import s3_requests
+from devstack.s3_requests import spent as spent_requests
 from devstack.services import ServiceProcess, started
 from devstack.stack import RunningStack, running_stack
 from shared.keys import new_file_id
@@ -43,19 +45,27 @@ class Cold:
     psnr: float
     variant_url: str
     variant_key: str
-    cpu_ms: dict[str, float]  # CPU per request of each of our processes, and of "seaweedfs" and "rabbitmq"
+    cpu_ms: dict[str, float]  # CPU per request of each of our services (with their child processes),
+    # of "kernel" (the resize worker's kernel processes alone), "seaweedfs" and "rabbitmq"
     machine_ms: float  # CPU per request of the whole machine (all processes, the load generator too)
     machine_busy: float  # share of the machine's CPU time that was busy during the run
+    s3_requests: dict[str, float]  # S3 requests per cold request, by SeaweedFS's type (HEAD counts as GET)
+
+    @property
+    def worker_per_kernel(self) -> float:
+        """The resize worker's CPU per resize (its kernel processes included) over its kernel's."""
+        kernel = self.cpu_ms.get("kernel", float("nan"))
+        return self.cpu_ms.get("resize", float("nan")) / kernel if kernel else float("nan")
 
 
 @contextmanager
-def stack() -> Iterator[RunningStack]:
+def stack() -> Iterator[tuple[RunningStack, Infra]]:
     with (
         provide_infra() as infra,
         tempfile.TemporaryDirectory(prefix="bench-") as tmp,
         running_stack(infra, Path(tmp)) as running,
     ):
-        yield running
+        yield running, infra
 
 
 def _metric_sums(url: str, name: str, label: str | None = None) -> dict[str, tuple[float, float]]:
@@ -89,22 +99,37 @@ def put_originals(running: RunningStack, picture: Picture, count: int) -> list[s
     return keys
 
 
-def measure_cold(running: RunningStack, picture: Picture, options: Options) -> Cold:
+def measure_cold(running: RunningStack, picture: Picture, options: Options, infra: Infra | None = None) -> Cold:
     keys = put_originals(running, picture, options.cold_requests)
     worker_metrics = f"http://127.0.0.1:{running.ports.resize}/metrics"
     download_metrics = f"{running.download_url}/metrics"
     stages_before = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
     rpc_before = _metric_sums(download_metrics, "download_resize_rpc_seconds")
     urls = [f"{running.download_url}/files/{key}?width={picture.target}" for key in keys]
-    pids = {name: [svc.proc.pid] for name, svc in running.services.items() if svc.proc is not None}
-    pids["seaweedfs"] = cpu.pids_matching("weed", f"-s3.port={urlsplit(running.s3.meta.endpoint_url).port}")
-    pids["rabbitmq"] = cpu.pids_matching("beam.smp", "rabbit")  # the broker's VM (shared, if others use it)
-    cpu_before = {name: cpu.seconds(group) for name, group in pids.items()}
+    roots = {name: svc.proc.pid for name, svc in running.services.items() if svc.proc is not None}
+    meters = {name: cpu.TreeMeter([pid]) for name, pid in roots.items()}  # kernel processes included
+    shared_pids = {
+        "seaweedfs": cpu.pids_matching("weed", f"-s3.port={urlsplit(running.s3.meta.endpoint_url).port}"),
+        "rabbitmq": cpu.pids_matching("beam.smp", "rabbit"),  # the broker's VM (shared, if others use it)
+    }
+    shared_before = {name: cpu.seconds(group) for name, group in shared_pids.items()}
+    metrics_url = infra.s3_metrics_url if infra is not None else None
+    s3_before = s3_requests(metrics_url, running.bucket) if metrics_url else None
     machine_before = cpu.machine()
     result = loadgen.each_once(urls, concurrency=options.concurrency)
     machine_spent, machine_busy = cpu.busy_since(machine_before)
-    cpu_ms = {name: (cpu.seconds(group) - cpu_before[name]) / len(urls) * 1000 for name, group in pids.items()}
-    machine_ms = machine_spent / len(urls) * 1000
+    per_request = 1000 / len(urls)
+    cpu_ms: dict[str, float] = {}
+    for name, meter in meters.items():
+        spent = meter.spent()
+        cpu_ms[name] = sum(spent.values()) * per_request
+        if name == "resize":
+            cpu_ms["kernel"] = sum(v for pid, v in spent.items() if pid != roots[name]) * per_request
+    for name, group in shared_pids.items():
+        cpu_ms[name] = (cpu.seconds(group) - shared_before[name]) * per_request
+    used = spent_requests(s3_before, s3_requests(metrics_url, running.bucket)) if metrics_url and s3_before else {}
+    s3_per_request = {kind: count / len(urls) for kind, count in used.items()}
+    machine_ms = machine_spent * per_request
     stages_after = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
     rpc_after = _metric_sums(download_metrics, "download_resize_rpc_seconds")
     stages = {stage: _mean_ms(stages_before, stages_after, stage) for stage in STAGES}
@@ -116,7 +141,9 @@ def measure_cold(running: RunningStack, picture: Picture, options: Options) -> C
     quality = psnr(reference, decode(variant.content))
     variant_key = f"variants/{keys[0]}/w{picture.target}.jpg"
     rpc_ms = _mean_ms(rpc_before, rpc_after, "")
-    return Cold(picture, result, stages, rpc_ms, quality, urls[0], variant_key, cpu_ms, machine_ms, machine_busy)
+    return Cold(
+        picture, result, stages, rpc_ms, quality, urls[0], variant_key, cpu_ms, machine_ms, machine_busy, s3_per_request
+    )
 
 
 @contextmanager
@@ -176,15 +203,43 @@ def cold_rows(colds: list[Cold]) -> list[list[str]]:
     return rows
 
 
+def overhead_rows(colds: list[Cold]) -> tuple[list[list[str]], list[str]]:
+    """The per-resize overhead table and its checks against the targets."""
+    rows, checks = [], []
+    for cold in colds:
+        ops = cold.s3_requests
+        total_ops = sum(ops.values()) if ops else float("nan")
+        kinds = ", ".join(f"{kind} {count:.2f}" for kind, count in sorted(ops.items())) or "not counted"
+        download = cold.cpu_ms.get("download", float("nan"))
+        rows.append(
+            [
+                cold.picture.label,
+                f"{download:.1f}",
+                f"{cold.cpu_ms.get('resize', float('nan')):.1f}",
+                f"{cold.cpu_ms.get('kernel', float('nan')):.1f}",
+                f"{cold.worker_per_kernel:.2f}",
+                f"{total_ops:.2f} ({kinds})",
+            ]
+        )
+        checks.append(
+            f"- {cold.picture.label}: worker / kernel CPU per resize {cold.worker_per_kernel:.2f} (target <= 1.15: "
+            f"{verdict(cold.worker_per_kernel, 1.15, at_least=False)}); download CPU per cold request "
+            f"{download:.1f} ms (target <= 3 ms: {verdict(download, 3.0, at_least=False)}); S3 requests per cold "
+            f"request {total_ops:.2f} (target <= 3: {verdict(total_ops, 3.0, at_least=False)})"
+        )
+    return rows, checks
+
+
 def run(options: Options, shared: dict[str, object] | None = None) -> str:
-    with stack() as running:
-        colds = [measure_cold(running, picture, options) for picture in options.photos]
+    with stack() as (running, infra):
+        colds = [measure_cold(running, picture, options, infra) for picture in options.photos]
         warm = measure_warm(running, colds[0], options)
     if shared is not None:
         shared["ours_cold"] = colds
         shared["ours_warm"] = warm
     tool = warm["ours"].tool
     ratio_value = warm["ours"].rate / warm["s3"].rate if warm["s3"].rate else 0.0
+    overhead, overhead_checks = overhead_rows(colds)
     return "\n".join(
         [
             "## 2. Through the running services",
@@ -193,8 +248,9 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             f"(`?width=`), {options.concurrency} at a time, from a Python client. Breakdown: means from the "
             "worker's `resize_stage_seconds` histogram (queue = from the download service's send to the "
             "worker taking it), broker/other = resize round trip seen by the download service minus those "
-            "stages, download = client latency minus the round trip (HEADs, reading the variant back, "
-            "streaming, HTTP). CPU per request from /proc: our processes, then SeaweedFS and RabbitMQ, then "
+            "stages, download = client latency minus the round trip (the HEAD of the variant, "
+            "streaming, HTTP). CPU per request from /proc: our processes (each with its child processes: the "
+            "resize worker's kernel processes), then SeaweedFS and RabbitMQ, then "
             "the whole machine (the load generator included) with the share of its 2 cores that was busy.",
             "",
             table(
@@ -213,6 +269,25 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
                 ],
                 cold_rows(colds),
             ),
+            "",
+            "Overhead per resize, from the same cold runs: CPU of the download process per cold request; CPU of "
+            "the resize worker per resize, its kernel processes included, and of the kernel processes alone (what "
+            "a cluster scales on: the worker's own share is what a resize costs beyond the kernel); S3 requests "
+            "per cold request as SeaweedFS counted them on the bucket (it counts a HEAD as a GET).",
+            "",
+            table(
+                [
+                    "cold",
+                    "download CPU ms/req",
+                    "resize worker CPU ms/resize",
+                    "kernel processes CPU ms/resize",
+                    "worker / kernel",
+                    "S3 requests/req",
+                ],
+                overhead,
+            ),
+            "",
+            *overhead_checks,
             "",
             f"Warm ({colds[0].picture.label} variant, {options.concurrency} connections, "
             f"{options.seconds:.0f} s each, {tool}"

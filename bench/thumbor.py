@@ -18,9 +18,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from PIL import Image
@@ -31,7 +33,9 @@ from bench.common import WORK, Options, parse_options, ratio, table, verdict
 from bench.pictures import Picture, decode, load
 from bench.quality import psnr
 from bench.service import Cold, measure_cold, measure_warm, stack
+from devstack.infra import provide_infra
 from devstack.ports import free_port
+from devstack.seaweed import ensure_bucket, s3_client
 
 VERSION = "7.8.0"
 VENV = WORK / "thumbor-venv"
@@ -69,10 +73,15 @@ def install() -> None:
     subprocess.run([*pip, f"thumbor=={VERSION}"], check=True)
 
 
-def _config(root: Path, pictures: Path, result_storage: bool, quality: int = 82) -> Path:
+def _config(root: Path, pictures: Path | None, result_storage: bool, quality: int = 82) -> Path:
+    """thumbor's configuration: its file loader on ``pictures``, or (None) its HTTP loader."""
+    loader = (
+        ["LOADER = 'thumbor.loaders.file_loader'", f"FILE_LOADER_ROOT_PATH = {str(pictures)!r}"]
+        if pictures is not None
+        else ["LOADER = 'thumbor.loaders.http_loader'", "HTTP_LOADER_MAX_CLIENTS = 16"]
+    )
     lines = [
-        "LOADER = 'thumbor.loaders.file_loader'",
-        f"FILE_LOADER_ROOT_PATH = {str(pictures)!r}",
+        *loader,
         "STORAGE = 'thumbor.storages.no_storage'",
         "ALLOW_UNSAFE_URL = True",
         f"QUALITY = {quality}",
@@ -87,13 +96,14 @@ def _config(root: Path, pictures: Path, result_storage: bool, quality: int = 82)
             "RESULT_STORAGE_STORES_UNSAFE = True",
             "RESULT_STORAGE_EXPIRATION_SECONDS = 0",
         ]
-    path = root / ("thumbor-warm.conf" if result_storage else "thumbor-cold.conf")
+    name = "warm" if result_storage else ("cold" if pictures is not None else "cold-http")
+    path = root / f"thumbor-{name}.conf"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 @contextmanager
-def running_thumbor(root: Path, pictures: Path, *, result_storage: bool, processes: int = 2) -> Iterator[str]:
+def running_thumbor(root: Path, pictures: Path | None, *, result_storage: bool, processes: int = 2) -> Iterator[str]:
     if not _PIDS:  # the first instance of a run starts from an empty result storage
         shutil.rmtree(root / "results", ignore_errors=True)
     conf = _config(root, pictures, result_storage)
@@ -162,6 +172,25 @@ def _reference(picture: Picture) -> Image.Image:
     return full.resize((picture.target, round(full.height * picture.target / full.width)), Image.Resampling.LANCZOS)
 
 
+def _thumbor_cold(
+    base: str, picture: Picture, paths: list[str], options: Options
+) -> tuple[loadgen.Result, float, float, float, float]:
+    """Each ``/unsafe/{path}`` once: (result, PSNR, CPU ms/req of thumbor's processes, of the whole
+    machine, busy share of the machine)."""
+    urls = [f"{base}/unsafe/{path}" for path in paths]
+    httpx.get(urls[0], timeout=60)  # warm-up (imports)
+    pids = cpu.tree(thumbor_pid(base))
+    cpu_before = cpu.seconds(pids)
+    busy_before, total_before = cpu.machine()
+    theirs = loadgen.each_once(urls, concurrency=options.concurrency)
+    busy_after, total_after = cpu.machine()
+    their_cpu = (cpu.seconds(pids) - cpu_before) / len(urls) * 1000
+    their_machine = (busy_after - busy_before) / len(urls) * 1000
+    their_busy = (busy_after - busy_before) / (total_after - total_before) if total_after > total_before else 0.0
+    output = decode(httpx.get(urls[0], timeout=60).content)
+    return theirs, psnr(_reference(picture), output), their_cpu, their_machine, their_busy
+
+
 def _row(
     picture: Picture, server: str, result: loadgen.Result, quality: float, cpu_ms: float, machine_ms: float, busy: float
 ) -> list[str]:
@@ -179,8 +208,8 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
     colds = shared.get("ours_cold")
     warm = shared.get("ours_warm")
     if not isinstance(colds, list) or not isinstance(warm, dict):
-        with stack() as running:
-            colds = [measure_cold(running, picture, options) for picture in options.photos]
+        with stack() as (running, infra):
+            colds = [measure_cold(running, picture, options, infra) for picture in options.photos]
             warm = measure_warm(running, colds[0], options)
     root = WORK / "thumbor"
     pictures = root / "pictures"
@@ -188,25 +217,16 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
 
     rows = []
     checks = []
+    theirs_file: dict[str, loadgen.Result] = {}
     with running_thumbor(root, pictures, result_storage=False) as base:
         for cold in colds:
             assert isinstance(cold, Cold)
             picture = cold.picture
             names = _copies(picture, pictures, options.cold_requests)
-            urls = [f"{base}/unsafe/{picture.target}x0/{name}" for name in names]
-            httpx.get(f"{base}/unsafe/{picture.target}x0/{names[0]}", timeout=60)  # warm-up (imports)
-            pids = cpu.tree(thumbor_pid(base))
-            cpu_before = cpu.seconds(pids)
-            busy_before, total_before = cpu.machine()
-            theirs = loadgen.each_once(urls, concurrency=options.concurrency)
-            busy_after, total_after = cpu.machine()
-            their_cpu = (cpu.seconds(pids) - cpu_before) / len(urls) * 1000
-            their_machine = (busy_after - busy_before) / len(urls) * 1000
-            their_busy = (
-                (busy_after - busy_before) / (total_after - total_before) if total_after > total_before else 0.0
+            theirs, their_psnr, their_cpu, their_machine, their_busy = _thumbor_cold(
+                base, picture, [f"{picture.target}x0/{name}" for name in names], options
             )
-            output = decode(httpx.get(urls[0], timeout=60).content)
-            their_psnr = psnr(_reference(picture), output)
+            theirs_file[picture.label] = theirs
             ours = cold.result
             our_cpu = sum(v for k, v in cold.cpu_ms.items() if k in ("download", "resize", "bridge"))
             rows.append(
@@ -224,9 +244,47 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
                 _row(picture, "thumbor 7.8 (file loader)", theirs, their_psnr, their_cpu, their_machine, their_busy)
             )
             checks.append(
-                f"- cold {picture.label}: ours / thumbor {ratio(ours.rate, theirs.rate)} req/s (target >= 1.0x: "
-                f"{verdict(ours.rate / theirs.rate if theirs.rate else 0, 1.0)}), PSNR {cold.psnr:.2f} vs "
+                f"- cold {picture.label}: ours / thumbor (file loader) {ratio(ours.rate, theirs.rate)} req/s (target "
+                f">= 1.0x: {verdict(ours.rate / theirs.rate if theirs.rate else 0, 1.0)}), CPU per request "
+                f"(own processes) {ratio(our_cpu, their_cpu)}, PSNR {cold.psnr:.2f} vs "
                 f"{their_psnr:.2f} dB ({verdict(cold.psnr, their_psnr - 0.05)}); thumbor errors: {theirs.errors}"
+            )
+    # thumbor as it runs in front of an object store: its HTTP loader reading the same originals
+    # from a SeaweedFS like ours (its filer's HTTP API, which needs no signature), over loopback.
+    with provide_infra() as infra, running_thumbor(root, None, result_storage=False) as base:
+        bucket = f"thumbor-{uuid.uuid4().hex[:8]}"
+        ensure_bucket(infra.s3_endpoint_url, bucket)
+        s3 = s3_client(infra.s3_endpoint_url, infra.access_key, infra.secret_key)
+        filer = infra.filer_address.rsplit(".", 1)[0]  # host:port of its HTTP API
+        weed = cpu.pids_matching("weed", f"-s3.port={urlsplit(infra.s3_endpoint_url).port}")
+        for cold in colds:
+            assert isinstance(cold, Cold)
+            picture = cold.picture
+            data = load(picture)
+            paths = []
+            for i in range(options.cold_requests):
+                key = f"c{i}-{picture.name}"
+                s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/jpeg")
+                paths.append(f"{picture.target}x0/{filer}/buckets/{bucket}/{key}")
+            weed_before = cpu.seconds(weed)
+            theirs, their_psnr, their_cpu, their_machine, their_busy = _thumbor_cold(base, picture, paths, options)
+            weed_ms = (cpu.seconds(weed) - weed_before) / len(paths) * 1000
+            rows.append(
+                _row(
+                    picture,
+                    f"thumbor 7.8 (HTTP loader from SeaweedFS; SeaweedFS {weed_ms:.0f} ms/req)",
+                    theirs,
+                    their_psnr,
+                    their_cpu,
+                    their_machine,
+                    their_busy,
+                )
+            )
+            ours = cold.result
+            checks.append(
+                f"- cold {picture.label}: ours / thumbor reading from SeaweedFS {ratio(ours.rate, theirs.rate)} req/s "
+                f"(target >= 1.3x: {verdict(ours.rate / theirs.rate if theirs.rate else 0, 1.3)}); thumbor errors: "
+                f"{theirs.errors}"
             )
 
     first = colds[0]
@@ -259,7 +317,10 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             "",
             f"Cold: {options.cold_requests} distinct sources per picture, each resized once, {options.concurrency} "
             "at a time, a new connection per request (the same Python client for both). thumbor: "
-            "`--processes 2`, file loader, no storage, no result storage, quality 82, progressive. Ours: the "
+            "`--processes 2`, no storage, no result storage, quality 82, progressive; once with its file loader "
+            "(no network at all: the upper bound), once with its HTTP loader reading the same originals from a "
+            "SeaweedFS like ours (its filer's HTTP API, over loopback), as it runs in front of an object store. "
+            "Ours: the "
             "figures of section 2 (same run). Warm: two single-process thumbor instances sharing a file result "
             "storage against our two download replicas, the same wrk run spreading the connections evenly "
             "over the two (as a load balancer would); and one download process alone.",

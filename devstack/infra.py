@@ -35,6 +35,8 @@ class Infra:
     delete_vhost: Callable[[str], None]
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
+    # SeaweedFS's Prometheus metrics (``SeaweedFS_s3_request_total`` per bucket); None where unknown
+    s3_metrics_url: str | None = None
 
     def amqp_url(self, vhost: str) -> str:
         return rabbit.vhost_url(vhost, self.amqp_base_url)
@@ -68,6 +70,7 @@ def _local(reason: str) -> Iterator[Infra]:
                 weed_binary=weed_binary(),
                 add_vhost=rabbit.add_vhost,
                 delete_vhost=rabbit.delete_vhost,
+                s3_metrics_url=f"http://127.0.0.1:{ports.admin}/metrics",  # `weed mini` serves them there
             )
         finally:
             seaweed.stop()

@@ -21,13 +21,14 @@ from services.download.endpoint import FilesEndpoint
 from services.download.metrics import Metrics
 from services.download.objects import CachedObjects
 from services.download.resizer import ResizeCoordinator
-from services.download.resolver import VariantResolver
+from services.download.resolver import GRACE, VariantResolver
 from services.download.responses import FileResponder
 from services.download.settings import DownloadSettings
 from shared.cors import CorsMiddleware, CorsPolicy
 from shared.health import health_routes
 from shared.http import CorrelationIdMiddleware
 from shared.logging import get_logger
+from shared.messages import MAX_INLINE
 from shared.s3 import ObjectStore
 
 SERVICE_NAME = "download"
@@ -62,7 +63,15 @@ def build(settings: DownloadSettings, *, metrics: Metrics | None = None) -> Star
     )
     objects = CachedObjects(store, cache)
     endpoint = FilesEndpoint(
-        VariantResolver(objects, resizer, settings.image_widths, negotiate=settings.negotiate_formats),
+        VariantResolver(
+            objects,
+            resizer,
+            settings.image_widths,
+            negotiate=settings.negotiate_formats,
+            # a new variant this small comes back in the resize reply (held as a fetched one was)
+            inline_max=min(settings.cache_item_bytes, settings.redirect_threshold, MAX_INLINE),
+            grace=min(GRACE, settings.resize_timeout / 4),
+        ),
         FileResponder(
             objects,
             redirect_threshold=settings.redirect_threshold,

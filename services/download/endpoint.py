@@ -30,7 +30,9 @@ class FilesEndpoint:
                 format_param=request.query_params.get("format"),
                 accept=request.headers.get("accept"),
             )
-            return await self._responder.respond(request, resolved.info, vary_accept=resolved.varies_on_accept)
+            return await self._responder.respond(
+                request, resolved.info, vary_accept=resolved.varies_on_accept, body=resolved.body
+            )
         except ServiceError as exc:
             if exc.status >= 500:
                 log.warning("download failed", code=exc.code, error=exc.message)

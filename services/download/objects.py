@@ -30,6 +30,15 @@ class CachedObjects:
             self._cache.put_info(info)
         return info
 
+    def known(self, key: str) -> ObjectInfo | None:
+        """What the cache knows of ``key``, without asking S3 (None: nothing)."""
+        entry = self._cache.get(key)
+        return entry.info if entry is not None else None
+
+    def remember(self, info: ObjectInfo, body: bytes) -> None:
+        """Keep an object this service was handed whole (a new variant in a resize reply)."""
+        self._cache.put_body(info, body)
+
     async def fetch(self, key: str) -> ObjectInfo | None:
         """Like ``head`` for an object just written (a new variant): one GET that also caches a small
         object's bytes, instead of a HEAD now and a GET when it is served."""

@@ -14,7 +14,7 @@ from services.download.metrics import Metrics
 from shared.broker import RESIZE_QUEUE, QueueFull, RpcCaller
 from shared.errors import Internal, ResizeBusy, ResizeTimeout, ServiceError, Unavailable, error_from_code
 from shared.logging import get_logger
-from shared.messages import SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
+from shared.messages import NOT_RESIZED, SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
 
 log = get_logger(__name__)
 
@@ -31,8 +31,12 @@ class ResizeCoordinator:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
-    async def resize(self, request: ResizeRequest, *, variant_key: str, correlation_id: str | None) -> None:
-        """Return once the worker has stored ``variant_key``; raise the worker's error otherwise.
+    async def resize(
+        self, request: ResizeRequest, *, variant_key: str, correlation_id: str | None
+    ) -> ResizeReply | None:
+        """The worker's ``ok`` reply once it has stored the variant (with its bytes when the request
+        asked for them); None when the original has no variants (``NOT_RESIZED``, answered only to
+        a ``source_unchecked`` request); raise the worker's error otherwise.
 
         Raises ``ResizeTimeout`` (503) when no reply comes within the timeout, ``ResizeBusy`` (503)
         when the queue of resize requests is full, ``Unavailable`` when the request cannot be
@@ -47,8 +51,11 @@ class ResizeCoordinator:
             self._metrics.resize_coalesced.inc()
             log.debug("waiting on a resize in flight", variant_key=variant_key)
         reply = await asyncio.shield(task)
-        if reply.status != "ok":
-            raise error_from_code(reply.code or "INTERNAL", reply.message or None)
+        if reply.status == "ok":
+            return reply
+        if reply.code == NOT_RESIZED:
+            return None
+        raise error_from_code(reply.code or "INTERNAL", reply.message or None)
 
     def _finished(self, variant_key: str, task: asyncio.Task[ResizeReply]) -> None:
         if self._in_flight.get(variant_key) is task:
@@ -84,13 +91,13 @@ class ResizeCoordinator:
         finally:
             self._metrics.resize_rpc_seconds.observe(time.monotonic() - started)
         try:
-            reply = ResizeReply.from_json(body)
+            reply = ResizeReply.from_wire(body)
         except MalformedMessage as exc:
             self._metrics.resize_rpcs.labels(outcome="failed").inc()
             log.error("malformed resize reply", key=request.key, error=str(exc))
             raise Internal("The image service sent an answer that cannot be read.") from exc
         self._metrics.resize_rpcs.labels(outcome=reply.status).inc()
-        if reply.status != "ok":
+        if reply.status != "ok" and reply.code != NOT_RESIZED:
             log.info("resize refused", key=request.key, width=request.width, code=reply.code)
         return reply
 

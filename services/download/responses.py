@@ -62,7 +62,10 @@ class FileResponder:
         self._expires = presigned_expires
         self._redirect_max_age = redirect_max_age
 
-    async def respond(self, request: Request, info: ObjectInfo, *, vary_accept: bool = False) -> Response:
+    async def respond(
+        self, request: Request, info: ObjectInfo, *, vary_accept: bool = False, body: bytes | None = None
+    ) -> Response:
+        """The response for ``info``; ``body``: its bytes when already in hand (a new variant)."""
         validators = {
             "ETag": quote_etag(info.etag),
             "Last-Modified": http_date(info.last_modified),
@@ -96,7 +99,7 @@ class FileResponder:
         if info.size == 0:  # S3 refuses ranged reads of nothing; nothing to stream anyway
             return Response(b"", headers={**headers, "Content-Length": "0"})
 
-        small = await self._objects.small_body(info)
+        small = (info, body) if body is not None else await self._objects.small_body(info)
         if small is not None:
             fresh, body = small
             if fresh.etag != info.etag:  # replaced since the HEAD: answer for what was read

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import sys
 import time
@@ -71,10 +72,31 @@ class CallerGone(Exception):
     """Nobody waits for the job any more: it was not started."""
 
 
+# A pipe as big as Linux lets anyone make one (``/proc/sys/fs/pipe-max-size``, 1 MiB by default):
+# an original of up to this size goes to its kernel process in one write. With the default 64 KiB,
+# asyncio writes a 0.7 MB original in a dozen wake-ups, moving the rest of its buffer down each
+# time: about a sixth of the worker's own CPU per resize (py-spy; docs/BENCHMARKS.md).
+PIPE_SIZE = 1024 * 1024
+
+
+def _widen(pipe: object) -> None:
+    """Make ``pipe`` (a pipe's file object) ``PIPE_SIZE`` big where the system allows; else leave it."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    fileno = getattr(pipe, "fileno", None)
+    if set_size is None or fileno is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.fcntl(fileno(), set_size, PIPE_SIZE)
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU of a process and its threads so far (Linux ``/proc``), None elsewhere."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            stat = os.read(fd, 4096).decode(errors="replace")
+        finally:
+            os.close(fd)
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[-1].split()
@@ -107,6 +129,8 @@ class _Process:
             start_new_session=True,  # a terminal's Ctrl-C reaches the worker, not its jobs
         )
         process = cls(proc)
+        if proc.stdin is not None:
+            _widen(proc.stdin.get_extra_info("pipe"))
         try:
             assert proc.stdout is not None
             header, _ = await asyncio.wait_for(read_frame_async(proc.stdout), timeout)

@@ -1,9 +1,14 @@
 """One resize request, from the queue to a stored variant and a reply.
 
 The steps: parse the request -> skip it if its caller has given up (``expiry``) -> name the
-variant -> answer at once if it is already stored, or if its original was stopped at the
-deadline a short while ago (``remembered``) -> wait for the original's turn (``gate``) -> read
-the original -> run the kernel in a kernel process (``pool``) -> store the variant -> reply ``ok``.
+variant -> answer at once if it is already stored (not asked on a first attempt whose caller
+found none a moment ago: ``variant_absent``), or if its original was stopped at the deadline a
+short while ago (``remembered``) -> wait for the original's turn (``gate``) -> read the original
+(for a caller that has not looked at it, ``source_unchecked``: answer ``NOT_RESIZED`` for a type
+without variants, and take the original's own format for a guessed one) -> run the kernel in a
+kernel process (``pool``) -> store the variant -> reply ``ok``, with the variant's bytes when
+the caller takes them (``inline_max``). A cold request thus costs S3 three operations in all:
+the caller's HEAD of the variant, the worker's GET of the original and PUT of the variant.
 
 The ack/nack decision is explicit:
 
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
@@ -59,9 +64,17 @@ from shared.errors import (
 )
 from shared.keys import InvalidKey, parse_original_key, variant_key
 from shared.logging import get_logger
-from shared.messages import EXTENSIONS, SENT_AT_HEADER, MalformedMessage, ResizeReply, ResizeRequest
+from shared.messages import (
+    EXTENSIONS,
+    NOT_RESIZED,
+    SENT_AT_HEADER,
+    MalformedMessage,
+    ResizeReply,
+    ResizeRequest,
+    variant_format,
+)
 from shared.outage import dependency_of
-from shared.s3 import ObjectStore
+from shared.s3 import ObjectInfo, ObjectStore
 from shared.settlement import ATTEMPT_LIMIT, attempt_of
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -115,8 +128,36 @@ class _Caller:
     async def answer(self, reply: ResizeReply) -> None:
         if self.answered:
             return
-        await broker.reply(self._channel, self._message, reply.to_json())
+        await broker.reply(self._channel, self._message, reply.to_wire())
         self.answered = True
+
+
+def _stored(variant: str, info: ObjectInfo) -> ResizeReply:
+    """The answer for a variant found in S3 (no bytes: the caller reads it as any stored object)."""
+    return ResizeReply.ok(variant, info.content_type, info.size, etag=info.etag or None)
+
+
+class _SourceCheck:
+    """Looks at the original's stored type before its bytes are read, for a caller that has not
+    (``source_unchecked``): an original without variants is not read at all (``not_resized``), and
+    a guessed format gives way to the original's own (``format``)."""
+
+    def __init__(self, request: ResizeRequest) -> None:
+        self._request = request
+        self.not_resized = False
+        self.format: str | None = None
+
+    def __call__(self, info: ObjectInfo) -> bool:
+        """Whether to read the bytes."""
+        if not self._request.source_unchecked:
+            return True
+        own = variant_format(info.content_type)
+        if own is None:
+            self.not_resized = True
+            return False
+        if self._request.format_guessed:
+            self.format = own
+        return True
 
 
 def is_last_attempt(headers: Mapping[str, Any] | None) -> bool:
@@ -177,7 +218,8 @@ class ResizeWorker:
             log.info("resize request expired before it was taken; skipped")
             return Outcome.ACK, "expired"
         try:
-            reply, label = await self._resize(request, deadline)
+            first = attempt_of(message.headers) == 1 and not message.redelivered
+            reply, label = await self._resize(request, deadline, first_attempt=first)
         except CallerGone:
             log.info("resize request expired while it waited in the worker; skipped")
             return Outcome.ACK, "expired"
@@ -225,7 +267,9 @@ class ResizeWorker:
                 log.warning("could not answer the caller", error=repr(reply_exc))
         return Outcome.RETRY, "retry"
 
-    async def _resize(self, request: ResizeRequest, deadline: float | None) -> tuple[ResizeReply, str]:
+    async def _resize(
+        self, request: ResizeRequest, deadline: float | None, *, first_attempt: bool = False
+    ) -> tuple[ResizeReply, str]:
         try:
             original = parse_original_key(request.key)
         except InvalidKey as exc:
@@ -234,27 +278,48 @@ class ResizeWorker:
         if request.key in self._remembered:
             raise ImageTooComplex("The image took too long to resize a short while ago; it is not resized.")
 
-        existing = await self._store.head(variant)
-        if existing is not None:
-            return ResizeReply.ok(variant, existing.content_type, existing.size), "cached"
+        # The caller looked a moment ago and found none: only a retry (an earlier attempt may
+        # have stored it) or a race with another caller (the same variant made twice) can differ.
+        if not (request.variant_absent and first_attempt):
+            existing = await self._store.head(variant)
+            if existing is not None:
+                return _stored(variant, existing), "cached"
 
+        fmt = request.format
         async with self._gate.turn(request.key):
             if not still_wanted(deadline):
                 raise CallerGone()
             stage = self._metrics.stage
+            check = _SourceCheck(request)
             with stage.labels(stage="read").time():
-                source, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+                if request.source_unchecked:
+                    source, data = await self._store.get_bytes(
+                        request.key, max_bytes=self._limits.max_source_bytes, check=check
+                    )
+                else:
+                    source, data = await self._store.get_bytes(request.key, max_bytes=self._limits.max_source_bytes)
+            if check.not_resized:
+                served_as_is = f"{source.content_type} originals are served as they are."
+                return ResizeReply.error(NOT_RESIZED, served_as_is), "not_resized"
+            if check.format is not None and check.format != fmt:  # the name's guess was wrong
+                fmt = check.format
+                variant = str(variant_key(original, request.width, EXTENSIONS[fmt]))
+                existing = await self._store.head(variant)
+                if existing is not None:
+                    return _stored(variant, existing), "cached"
             refuse_rejected_content(source.content_type, data)  # before any variant exists
             with stage.labels(stage="kernel").time():
-                result = await self._run_kernel(data, request, deadline)
+                result = await self._run_kernel(data, replace(request, format=fmt), deadline)
             del data
         with stage.labels(stage="write").time():
-            await self._store.put_bytes(
+            etag = await self._store.put_bytes(
                 variant, result.data, content_type=result.content_type, cache_control=CACHE_CONTROL
             )
         self._metrics.variant_bytes.observe(len(result.data))
         log.info("variant stored", variant_key=variant, size=len(result.data), dimensions=result.size)
-        return ResizeReply.ok(variant, result.content_type, len(result.data)), "resized"
+        inline = result.data if len(result.data) <= request.inline_max else None
+        reply = ResizeReply.ok(variant, result.content_type, len(result.data), etag=etag or None, body=inline)
+        return reply, "resized"
 
     async def _run_kernel(self, data: bytes, request: ResizeRequest, deadline: float | None) -> KernelResult:
         """The CPU work, in a kernel process; at ``job_timeout`` the process is killed.

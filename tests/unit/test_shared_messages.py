@@ -118,3 +118,48 @@ def test_error_codes_come_back_as_their_errors() -> None:
 )
 def test_which_originals_get_variants_and_in_which_format(content_type: str | None, expected: str | None) -> None:
     assert variant_format(content_type) == expected
+
+
+def test_a_request_sends_only_the_hints_it_sets() -> None:
+    plain = ResizeRequest(key="3f2a/p.jpg", width=300, format="jpeg")
+    assert json.loads(plain.to_json()) == {"key": "3f2a/p.jpg", "width": 300, "format": "jpeg"}
+    hinted = ResizeRequest(
+        key="3f2a/p.jpg",
+        width=300,
+        format="jpeg",
+        inline_max=524288,
+        variant_absent=True,
+        source_unchecked=True,
+        format_guessed=True,
+    )
+    assert ResizeRequest.from_json(hinted.to_json()) == hinted
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"inline_max": -1},
+        {"inline_max": "big"},
+        {"inline_max": True},
+        {"inline_max": 10**9},
+        {"variant_absent": 1},
+        {"source_unchecked": "yes"},
+    ],
+)
+def test_malformed_hints_are_refused(extra: dict[str, object]) -> None:
+    body = json.dumps({"key": "k/p.jpg", "width": 300, "format": "jpeg", **extra}).encode()
+    with pytest.raises(MalformedMessage):
+        ResizeRequest.from_json(body)
+
+
+def test_a_reply_carries_the_variant_bytes_after_its_json() -> None:
+    data = b"\xff\xd8 bytes with a \n newline \xff\xd9"
+    reply = ResizeReply.ok("variants/3f2a/p.jpg/w300.jpg", "image/jpeg", len(data), etag="abc", body=data)
+    wire = reply.to_wire()
+    assert ResizeReply.from_wire(wire) == reply and ResizeReply.from_wire(wire).body == data
+    # without bytes the wire form is the JSON an older caller reads
+    plain = ResizeReply.ok("variants/3f2a/p.jpg/w300.jpg", "image/jpeg", 5)
+    assert plain.to_wire() == plain.to_json()
+    assert ResizeReply.from_wire(plain.to_wire()).body is None
+    with pytest.raises(MalformedMessage):  # bytes that are not the whole variant
+        ResizeReply.from_wire(ResizeReply.ok("v", "image/jpeg", 99).to_json() + b"\nshort")
