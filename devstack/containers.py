@@ -90,7 +90,13 @@ class ComposeStack:
         return f"http://127.0.0.1:{self.ports.s3}"
 
     def compose(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, **self.engine.env, **self.images, **self.ports.env(), "DOCKER_HOST": self.engine.docker_host}
+        env = {
+            **os.environ,
+            **self.engine.env,
+            **self.images,
+            **self.ports.env(),
+            "DOCKER_HOST": self.engine.docker_host,
+        }
         return subprocess.run(
             [*compose_command(), "-p", self.project, "-f", str(COMPOSE_FILE), *args],
             env=env,
@@ -104,7 +110,13 @@ class ComposeStack:
         """``compose up --wait`` (every service running and healthy, the one-shots done); seconds taken."""
         started = time.monotonic()
         result = self.compose(
-            "up", "--detach", "--no-build", "--wait", "--wait-timeout", str(int(timeout)), check=False,
+            "up",
+            "--detach",
+            "--no-build",
+            "--wait",
+            "--wait-timeout",
+            str(int(timeout)),
+            check=False,
             timeout=timeout + 60,
         )
         if result.returncode != 0:

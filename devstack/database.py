@@ -138,19 +138,23 @@ class _SharedContainer:
     def acquire(self, engine: Engine) -> Iterator[str]:
         with self._lock:
             if self._holders == 0:
-                from testcontainers.postgres import PostgresContainer
+                from testcontainers.community.postgres import PostgresContainer
 
                 from devstack.images import image_for
+                from devstack.infra import loopback_only
 
                 container = PostgresContainer(
-                    image_for(engine, "postgres"), username="postgres", password="postgres", dbname="postgres",
+                    image_for(engine, "postgres"),
+                    username="postgres",
+                    password="postgres",
+                    dbname="postgres",
                     driver=None,
                 )
                 # Throw-away data: no fsync, so that creating and dropping databases is quick.
                 container.with_command("postgres -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-                container.start()
+                loopback_only(container).start()
                 self._container = container
-                self._url = container.get_connection_url()
+                self._url = container.get_connection_url().replace("@localhost:", "@127.0.0.1:")
             self._holders += 1
             url = self._url
         try:

@@ -79,9 +79,7 @@ def docker_answers(docker_host: str | None = None) -> str | None:
     try:
         import docker  # a dev extra (testcontainers brings it)
 
-        client = (
-            docker.DockerClient(base_url=docker_host, timeout=3) if docker_host else docker.from_env(timeout=3)
-        )
+        client = docker.DockerClient(base_url=docker_host, timeout=3) if docker_host else docker.from_env(timeout=3)
         try:
             client.ping()
         finally:

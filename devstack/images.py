@@ -211,8 +211,9 @@ def app_image(engine: Engine) -> str:
     base = python_base(engine)
     paths = [ROOT / p for p in APP_INPUTS if (ROOT / p).exists()]
     digest = _digest(base.encode(), *_tree_bytes(paths))
-    current = engine.run("image", "inspect", "--format", "{{ index .Config.Labels \"" + LABEL + "\" }}", APP_IMAGE,
-                         check=False)
+    current = engine.run(
+        "image", "inspect", "--format", '{{ index .Config.Labels "' + LABEL + '" }}', APP_IMAGE, check=False
+    )
     if current.returncode == 0 and current.stdout.strip() == digest:
         return APP_IMAGE
     log(f"building {APP_IMAGE} on {base}")
