@@ -103,7 +103,7 @@ def wait_for_s3(endpoint_url: str, container: Any, timeout: float = 60.0) -> Non
         try:
             client.list_buckets()
             return
-        except Exception as exc:  # noqa: BLE001 - not ready yet
+        except Exception as exc:
             container.reload()
             if container.status not in {"created", "running"} or time.monotonic() > deadline:
                 logs = container.logs(tail=40).decode(errors="replace")
@@ -178,8 +178,8 @@ def _exec_ok(container: Any, command: list[str]) -> None:
 
 @contextmanager
 def _containers(engine: Engine) -> Iterator[Infra]:
-    from testcontainers.core.container import DockerContainer
     from testcontainers.community.rabbitmq import RabbitMqContainer
+    from testcontainers.core.container import DockerContainer
 
     from devstack.images import image_for
 
