@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack.containers import ComposeStack, private_stack
 from devstack.engine import SHARED, Engine, NoEngine
 
 
@@ -18,3 +19,11 @@ def engine() -> Iterator[Engine]:
             yield acquired
     except NoEngine as exc:
         pytest.skip(f"no container engine: {exc}")
+
+
+@pytest.fixture(scope="session")
+def compose_stack(engine: Engine) -> Iterator[ComposeStack]:
+    """compose.yaml up healthy as a private project on free ports (shared by the walkthrough and
+    the manifests' containers), taken down at the end."""
+    with private_stack(engine) as running:
+        yield running

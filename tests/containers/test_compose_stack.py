@@ -7,15 +7,13 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
-from devstack.containers import ComposeStack, private_stack
-from devstack.engine import Engine
+from devstack.containers import ComposeStack
 from devstack.photos import jpeg_bytes
 from devstack.seaweed import s3_client
 from services.gateway.devtoken import mint_token
@@ -30,10 +28,9 @@ DELETE = """mutation($id: ID!) { fileManager { deleteFile(id: $id) { data error 
 SERVICES = ("gateway", "download", "resize", "cleanup", "bridge")
 
 
-@pytest.fixture(scope="module")
-def stack(engine: Engine) -> Iterator[ComposeStack]:
-    with private_stack(engine) as running:
-        yield running
+@pytest.fixture
+def stack(compose_stack: ComposeStack) -> ComposeStack:
+    return compose_stack
 
 
 def gql(stack: ComposeStack, query: str, variables: dict[str, Any]) -> Any:
