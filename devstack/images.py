@@ -219,7 +219,7 @@ def app_image(engine: Engine) -> str:
     previous = engine.run("image", "inspect", "--format", "{{.Id}}", APP_IMAGE, check=False).stdout.strip()
     log(f"building {APP_IMAGE} on {base}")
     build(engine, APP_IMAGE, ROOT, build_args={"PYTHON_IMAGE": base}, labels={LABEL: digest})
-    if previous and current.stdout.strip():  # the build it replaces was ours (it carries our label)
+    if previous and current.stdout.strip() not in {"", "<no value>"}:  # the build it replaces was ours (our label)
         engine.run("image", "rm", previous, check=False)  # kept while a container still uses it
     return APP_IMAGE
 
