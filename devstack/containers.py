@@ -90,13 +90,8 @@ class ComposeStack:
         return f"http://127.0.0.1:{self.ports.s3}"
 
     def compose(self, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            **self.engine.env,
-            **self.images,
-            **self.ports.env(),
-            "DOCKER_HOST": self.engine.docker_host,
-        }
+        # Docker: the environment as it is (DOCKER_HOST or the CLI's context); podman: its socket.
+        env = {**os.environ, **self.engine.env, **self.images, **self.ports.env()}
         return subprocess.run(
             [*compose_command(), "-p", self.project, "-f", str(COMPOSE_FILE), *args],
             env=env,
