@@ -40,8 +40,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from devstack.containers import ComposeStack
 from devstack.engine import ROOT
 
@@ -52,6 +50,8 @@ INIT_TYPE = "io.podman.annotations.init.container.type"
 
 
 def render(overlay: str = "dev") -> list[dict[str, Any]]:
+    import yaml  # a dev tool's dependency: devstack ships in the image, which has no PyYAML
+
     kubectl = Path(sys.executable).parent / "kubectl"
     out = subprocess.run(
         [str(kubectl), "kustomize", str(ROOT / "deploy" / "k8s" / "overlays" / overlay)],
@@ -151,6 +151,8 @@ def kube_play(stack: ComposeStack, overlay: str = "dev") -> Iterator[Played]:
             if amqp is not None and amqp.username and amqp.password:
                 rabbit = stack.compose("ps", "-q", "rabbitmq").stdout.strip()
                 engine.run("exec", rabbit, "rabbitmqctl", "-q", "change_password", amqp.username, amqp.password)
+        import yaml
+
         manifest = Path(tmp) / "play.yaml"
         manifest.write_text(yaml.safe_dump_all(played.documents))
         network = f"{stack.project}_default"
