@@ -14,8 +14,12 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY requirements.lock ./
-# Exact versions from the lock; --no-deps so nothing outside the lock gets in.
-RUN /opt/venv/bin/pip install --no-deps --only-binary=:all: -r requirements.lock \
+# Exact versions from the lock; --no-deps so nothing outside the lock gets in. A network whose
+# proxy re-signs TLS passes its CA as a build secret (`--secret id=pip-ca,src=...`): it is mounted
+# for this step only and never becomes a layer of the image (docs/containers.md).
+RUN --mount=type=secret,id=pip-ca \
+    if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
+    && /opt/venv/bin/pip install --no-deps --only-binary=:all: -r requirements.lock \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 COPY shared ./shared
 COPY services ./services

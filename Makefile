@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint typecheck unit integration e2e browser faults deploy-check lock render clean
+.PHONY: install run test lint typecheck unit integration e2e browser faults deploy-check lock render clean up down
 
 install:
 	@scripts/bootstrap.sh
@@ -10,8 +10,18 @@ install:
 run: install
 	$(PY) -m devstack run
 
+# The images first (built or stood in where missing, cached), so that no test waits for a build;
+# then every test, the container ones (tests/containers) included.
 test: install lint typecheck
+	$(PY) -m devstack.containers images
 	$(PY) -m pytest -q -rs --durations=15
+
+# The compose stack in containers (Docker, or podman set up here): 8000/8001/8333, dev token printed.
+up: install
+	$(PY) -m devstack.containers up
+
+down: install
+	$(PY) -m devstack.containers down
 
 lint: install
 	$(VENV)/bin/ruff check .

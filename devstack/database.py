@@ -1,7 +1,9 @@
 """Where the tests' and benchmarks' PostgreSQL comes from, and databases of their own on it.
 
-With a Docker engine: a testcontainers PostgreSQL. Without one (these machines): the server on
-127.0.0.1:5432 (started, and installed if needed, by ``devstack.postgres``). Either way a session
+With a container engine (``devstack.engine``): a testcontainers PostgreSQL (``$POSTGRES_IMAGE``, the
+upstream image or a local stand-in; ``devstack.images``), one per process, shared by every caller
+until the last is done. Without one (``DEVSTACK_ENGINE=none``, or no Docker nor podman): the server
+on 127.0.0.1:5432 (started, and installed if needed, by ``devstack.postgres``). Either way a session
 (a test run, a benchmark, a stack of ``devstack.stack``) makes a migrated template database with a
 unique name, clones it for every database it asks for (``CREATE DATABASE ... TEMPLATE``), and
 drops all of them at the end, so that parallel runs on one server never meet.
@@ -11,20 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-from devstack.containers import docker_unavailable_reason
+from devstack.engine import SHARED, Engine, NoEngine
 from devstack.postgres import ensure_postgresql
 from services.gateway.catalog.migrate import apply_migrations, database_name, quote_ident, with_database
 
-POSTGRES_IMAGE = "postgres:16"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ABANDONED_AFTER = 12 * 3600  # seconds; a whole test session takes minutes
 _SESSION_NAME = re.compile(r"^files_test_(\d{10})_[0-9a-f]{8}(_|$)")
@@ -108,13 +110,61 @@ def provide_database() -> Iterator[Database]:
 
 @contextmanager
 def _server() -> Iterator[tuple[str, str]]:
-    if docker_unavailable_reason() is None:  # pragma: no cover - needs a Docker engine
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer(POSTGRES_IMAGE, username="postgres", password="postgres", driver=None) as pg:
-            yield "testcontainers", pg.get_connection_url().rsplit("/", 1)[0] + "/postgres"
-        return
+    with ExitStack() as stack:
+        try:
+            engine = stack.enter_context(SHARED.acquire())
+        except NoEngine:
+            engine = None
+        if engine is not None:
+            yield "testcontainers", stack.enter_context(_CONTAINER.acquire(engine))
+            return
     # Starts a private cluster (data under .data/postgres) only when nothing answers on 5432; it
     # is then left running, as the local RabbitMQ is: other runs on this machine may be using it.
     ensure_postgresql(PRIVATE_DATA_DIR)
     yield "local", LOCAL_SERVER_URL
+
+
+class _SharedContainer:
+    """One PostgreSQL container per process: the test session and every stack of ``devstack.stack``
+    make their own databases on it (unique names) instead of starting a server each."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._container: object | None = None
+        self._url = ""
+
+    @contextmanager
+    def acquire(self, engine: Engine) -> Iterator[str]:
+        with self._lock:
+            if self._holders == 0:
+                from testcontainers.community.postgres import PostgresContainer
+
+                from devstack.images import image_for
+                from devstack.infra import loopback_only
+
+                container = PostgresContainer(
+                    image_for(engine, "postgres"),
+                    username="postgres",
+                    password="postgres",
+                    dbname="postgres",
+                    driver=None,
+                )
+                # Throw-away data: no fsync, so that creating and dropping databases is quick.
+                container.with_command("postgres -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+                loopback_only(container).start()
+                self._container = container
+                self._url = container.get_connection_url().replace("@localhost:", "@127.0.0.1:")
+            self._holders += 1
+            url = self._url
+        try:
+            yield url
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0 and self._container is not None:
+                    self._container.stop()  # type: ignore[attr-defined]
+                    self._container = None
+
+
+_CONTAINER = _SharedContainer()
