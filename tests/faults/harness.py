@@ -229,7 +229,7 @@ class FaultStack:
                 held.append(message)
             expired = 0
             for message in held:
-                deaths = (message.headers or {}).get("x-death") or []
+                deaths: Any = (message.headers or {}).get("x-death") or []
                 if deaths and str(deaths[0].get("reason")) in ("expired", "b'expired'"):
                     expired += 1
                 await message.nack(requeue=True)
