@@ -261,6 +261,7 @@ class Consumer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._down: set[str] = set()
         self._resuming: asyncio.Task[None] | None = None
+        self._pauses = 0
         self._stopping = asyncio.Event()
 
     @property
@@ -329,30 +330,41 @@ class Consumer:
 
     async def _pause(self, down: set[str]) -> None:
         """Stop taking messages until every dependency in ``down`` answers (idempotent)."""
+        self._pauses += 1  # a resume under way consumes only if no pause came meanwhile
         self._down |= down
         if self._metrics is not None:
             for name in down:
                 self._metrics.waiting.labels(self._queue.name, name).set(1)
+        tag, self._tag = self._tag, None
         if self._resuming is None or self._resuming.done():
             self._resuming = asyncio.create_task(self._resume_when_up(), name=f"resume {self._queue.name}")
-        tag, self._tag = self._tag, None
         if tag is not None:
             log.warning("stopped taking messages", queue=self._queue.name, waiting_for=sorted(self._down))
-            try:
-                await self._queue.cancel(tag)
-            except Exception as exc:  # noqa: BLE001 - a closed channel delivers nothing anyway
-                log.info("could not cancel the consumer", error=repr(exc))
+            await self._cancel(tag)
+
+    async def _cancel(self, tag: str) -> None:
+        try:
+            await self._queue.cancel(tag)
+        except Exception as exc:  # noqa: BLE001 - a closed channel delivers nothing anyway
+            log.info("could not cancel the consumer", error=repr(exc))
 
     async def _resume_when_up(self) -> None:
         assert self._probes is not None
         while not self._stopping.is_set():
+            pauses = self._pauses
             if not await self._probes.wait_until_up(set(self._down), self._stopping):
                 return
+            if pauses != self._pauses:
+                continue  # another failure meanwhile: probe again
             try:
-                self._tag = await self._queue.consume(self._on_message, no_ack=False)
+                tag = await self._queue.consume(self._on_message, no_ack=False)
             except Exception as exc:  # noqa: BLE001 - the broker is away too: try again
                 log.warning("could not consume again; retrying", queue=self._queue.name, error=repr(exc))
                 continue
+            if pauses != self._pauses or self._stopping.is_set():
+                await self._cancel(tag)  # a message failed again while this one started
+                continue
+            self._tag = tag
             if self._metrics is not None:
                 for name in self._down:
                     self._metrics.waiting.labels(self._queue.name, name).set(0)

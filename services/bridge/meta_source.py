@@ -22,6 +22,7 @@ from services.bridge.publisher import Publisher, publish_until_confirmed
 from shared.errors import Unavailable
 from shared.events import MalformedEvent, ObjectEvent
 from shared.logging import bind_correlation_id, clear_context, get_logger, new_correlation_id
+from shared.outage import dependency_of
 from shared.retry import Backoff, RetryPolicy, Stopped
 
 log = get_logger(__name__)
@@ -205,6 +206,8 @@ class MetaTailSource:
         except (asyncio.CancelledError, Stopped, OSError):
             raise  # stopping, or the checkpoint could not be written: the record is handled again
         except Exception as exc:  # a record that breaks the bridge must not stop the log forever
+            if dependency_of(exc) is not None:
+                raise  # the broker, not the record: the tail starts again from the checkpoint
             self._metrics.records.labels(source=SOURCE, outcome="malformed").inc()
             log.exception("could not handle a metadata-log record; dead-lettering it")
             await self._publisher.dead_letter(_dump(item.data), reason=repr(exc), source=SOURCE)

@@ -9,22 +9,29 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
+import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from PIL import Image
 
+from devstack.infra import Infra
+from devstack.ports import free_port
 from devstack.relay import TcpRelay
+from services.download.app import build as build_download
+from services.download.settings import DownloadSettings
 from services.gateway.app import build_catalog
 from services.gateway.catalog.model import NewFile
 from services.gateway.catalog.service import CatalogService
 from services.gateway.metrics import Metrics
 from services.gateway.settings import GatewaySettings
+from services.resize.app import build as build_resize
+from services.resize.settings import ResizeSettings
 from shared.broker import CATALOG_QUEUE, EVENTS_EXCHANGE, Consumer, EventPublisher, Outcome, connect, declare_work_queue
 from shared.events import OBJECT_CREATED, ObjectEvent
 from shared.keys import new_file_id
@@ -32,6 +39,7 @@ from shared.retry import RetryPolicy
 from shared.s3 import ObjectStore
 from shared.settlement import delivery_count_of
 from tests.support.gateway import LIST, SETTINGS, Start, start_gateway
+from tests.support.servers import InProcessServer
 from tests.support.waiting import eventually
 
 __all__ = ["start_gateway"]  # the fixture
@@ -324,3 +332,53 @@ async def waiting_in(connection: AbstractRobustConnection, queue: str) -> int:
         return int(declared.declaration_result.message_count or 0)
     finally:
         await channel.close()
+
+
+# --- S3 behind the resize worker ----------------------------------------------------------------------
+
+
+async def test_a_resize_while_s3_is_down_is_a_prompt_503_and_the_retry_after_it_gets_the_variant(
+    settings_for: Callable[..., Any],
+    infra: Infra,
+    store: ObjectStore,
+    serve_app: Callable[..., Awaitable[InProcessServer]],
+) -> None:
+    """The resize worker cannot reach S3 (a cut relay; the download service still can): the request
+    for a new width is answered 503 STORAGE_UNAVAILABLE with Retry-After at once, not after the RPC
+    timeout; once S3 answers, the held request makes the variant and a retry is a 200."""
+    key = f"{new_file_id()}/photo.png"
+    await store.put_bytes(key, png_bytes_of(640, 480), content_type="image/png")
+    port = free_port()
+    download = await serve_app(build_download(settings_for(DownloadSettings, host="127.0.0.1", port=port)), port)
+    with TcpRelay(urlsplit(infra.s3_endpoint_url).port or 80) as relay:
+        resize = build_resize(
+            settings_for(ResizeSettings, port=free_port(), s3_endpoint_url=f"http://127.0.0.1:{relay.port}",
+                         retry_delay_initial=0.1, retry_delay_max=0.5)
+        )  # fmt: skip
+        await resize.start()
+        try:
+            relay.cut()
+            async with httpx.AsyncClient(base_url=download.url, timeout=60) as client:
+                started = time.monotonic()
+                down = await client.get(f"/files/{key}?width=300")
+                assert down.status_code == 503, down.text
+                assert down.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
+                assert down.headers["retry-after"] == "5"
+                assert time.monotonic() - started < 10  # the RPC timeout is 20 s
+                relay.restore()
+                back = await eventually(
+                    lambda: client.get(f"/files/{key}?width=300"),
+                    60,
+                    until=lambda response: response.status_code == 200,
+                    interval=0.5,
+                    what="the variant once S3 answers",
+                )
+                assert back.headers["content-type"] == "image/png"
+        finally:
+            await resize.stop()
+
+
+def png_bytes_of(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "navy").save(buf, "PNG")
+    return buf.getvalue()

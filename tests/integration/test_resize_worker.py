@@ -305,7 +305,8 @@ async def test_a_request_held_through_an_s3_outage_is_resized_once_s3_is_back(
             variant = str(variant_key(parse_original_key(key), 300, "jpg"))
             await eventually(lambda: store.head(variant), 30, what="the held request's variant")
             assert service.process.worker.waiting_for == frozenset()
-            assert service.metrics.count("resized") == 1
+            # the variant is stored before the job is counted: wait for the count too
+            await eventually(lambda: asyncio.sleep(0, service.metrics.count("resized")), 10, until=lambda n: n == 1)
             await no_dead_letters(connection, wait=0.5)
         finally:
             await service.stop()
