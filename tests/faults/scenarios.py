@@ -25,6 +25,7 @@ class Deletes:
     threads: int = 4
     deadline: float = 0.0
     started: dict[str, float] = field(default_factory=dict)
+    answered: dict[str, float] = field(default_factory=dict)
     failures: Counter[str] = field(default_factory=Counter)
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -44,6 +45,7 @@ class Deletes:
                     if result.ok:
                         with self.lock:
                             self.started[file.id] = at
+                            self.answered[file.id] = time.monotonic()
                             self.done += 1
                         self.stack.ledger.add_delete(file)
                         return
