@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.bridge.checkpoint import CheckpointFile, initial_position, is_new, time_ago_arg
+from services.bridge.checkpoint import NS_PER_SECOND, CheckpointFile, initial_position, time_ago_arg
 from services.bridge.metalog import Item, Malformed, MetaLogParser, Noise, Record
 from services.bridge.metrics import Metrics
 from services.bridge.normalize import BUCKETS_ROOT, meta_record_ts_ns, normalize_meta_record
 from services.bridge.publisher import Publisher, publish_until_confirmed
+from services.bridge.recent import RecentRecords
 from shared.errors import Unavailable
 from shared.events import MalformedEvent, ObjectEvent
 from shared.logging import bind_correlation_id, clear_context, get_logger, new_correlation_id
@@ -79,6 +80,9 @@ class MetaTailSource:
         self._process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Records a little out of timestamp order are not skipped (``services.bridge.recent``).
+        self._window_ns = int(config.margin_seconds * NS_PER_SECOND)
+        self._recent = RecentRecords(self._window_ns)
 
     @property
     def position(self) -> int:
@@ -86,9 +90,14 @@ class MetaTailSource:
 
     async def start(self) -> None:
         saved = await asyncio.to_thread(self._checkpoint.load)
+        recent = await asyncio.to_thread(self._checkpoint.load_recent)
         self._position = initial_position(
             saved, now_ns=self._clock_ns(), lookback_seconds=self._config.lookback_seconds
         )
+        if recent is not None:
+            self._recent = RecentRecords.restored(self._window_ns, recent)
+        else:  # no checkpoint, or one that does not list its recent records: all before it is done
+            self._recent = RecentRecords(self._window_ns, handled_until=self._position)
         if saved is None:
             await self._save()  # a crash before the first record still resumes from this start
         self._saved_position = self._position
@@ -222,7 +231,8 @@ class MetaTailSource:
             log.warning("skipping metadata-log record without a timestamp", error=str(exc))
             await self._publisher.dead_letter(_dump(item.data), reason=str(exc), source=SOURCE)
             return
-        if not is_new(ts_ns, self._position):
+        identity = RecentRecords.identity(_dump(item.data))
+        if not self._recent.is_new(ts_ns, identity, self._position):
             self._metrics.records.labels(source=SOURCE, outcome="replayed").inc()
             return
         try:
@@ -237,8 +247,10 @@ class MetaTailSource:
             if events:
                 await self._publish_until_confirmed(events, ts_ns)
             self._metrics.records.labels(source=SOURCE, outcome=outcome).inc()
-        self._position = ts_ns
-        self._metrics.checkpoint.set(ts_ns / 1e9)
+        self._recent.remember(ts_ns, identity)
+        if ts_ns > self._position:  # a late record leaves the position where it is
+            self._position = ts_ns
+            self._metrics.checkpoint.set(ts_ns / 1e9)
         if events or time.monotonic() - self._saved_at >= self._config.checkpoint_every:
             await self._save()
 
@@ -260,7 +272,7 @@ class MetaTailSource:
 
     async def _save(self) -> None:
         position = self._position
-        await asyncio.to_thread(self._checkpoint.save, position)
+        await asyncio.to_thread(self._checkpoint.save, position, self._recent.entries())
         self._saved_position = position
         self._saved_at = time.monotonic()
 

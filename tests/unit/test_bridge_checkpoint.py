@@ -10,7 +10,6 @@ from services.bridge.checkpoint import (
     CheckpointFile,
     CorruptCheckpoint,
     initial_position,
-    is_new,
     parse_checkpoint,
     time_ago_arg,
 )
@@ -33,12 +32,6 @@ def test_time_ago_covers_the_gap_plus_the_margin() -> None:
     # a checkpoint "in the future" (the filer's clock is ahead) still replays the margin
     assert time_ago_arg(NOW + 3 * S, now_ns=NOW, margin_seconds=2) == f"{2 * S // 1000}us"
     assert time_ago_arg(NOW, now_ns=NOW, margin_seconds=0) == "1us"
-
-
-def test_only_records_after_the_position_are_new() -> None:
-    assert is_new(NOW + 1, NOW)
-    assert not is_new(NOW, NOW)
-    assert not is_new(NOW - 1, NOW)
 
 
 def test_file_round_trip_and_atomic_replacement(tmp_path: Path) -> None:

@@ -233,3 +233,39 @@ async def test_a_record_that_breaks_handling_is_dead_lettered_and_the_log_goes_o
     [(body, reason)] = publisher.dead_letters
     assert json.loads(body)["tsNs"] == str(NOW + 1 * S) and "unexpected" in reason
     assert checkpoint.load() == NOW + 2 * S
+
+
+async def test_a_record_that_reaches_the_log_late_is_published_and_a_restart_publishes_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """The filer stamps a change before it logs it: in a burst of deletes, a record can follow one
+    with a higher tsNs. It is a deletion all the same, and its variants must go."""
+    records = [
+        record(NOW + 2 * S, "/buckets/files/abc", "a.jpg", removed=True),
+        record(NOW + 2 * S - 1_000_000, "/buckets/files/def", "b.jpg", removed=True),  # 1 ms older, logged later
+    ]
+    publisher = RecordingPublisher()
+    source, checkpoint, _ = make_source(tmp_path, publisher, fake_weed(tmp_path, records, linger=30))
+    checkpoint.save(NOW)
+    await source.start()
+    try:
+        await eventually(lambda: len(publisher.events) == 2, timeout=10)
+    finally:
+        await source.stop()
+    assert [(e.type, e.key) for e in publisher.events] == [
+        ("object.removed", "abc/a.jpg"),
+        ("object.removed", "def/b.jpg"),
+    ]
+    assert checkpoint.load() == NOW + 2 * S  # the late record does not move the position back
+
+    # The bridge starts again from that checkpoint (its tail replays the margin): both were handled.
+    again = RecordingPublisher()
+    source, _, metrics = make_source(tmp_path, again, fake_weed(tmp_path, records, linger=30))
+    await source.start()
+    try:
+        await eventually(
+            lambda: metrics.records.labels(source="seaweedfs-meta", outcome="replayed")._value.get() == 2, timeout=10
+        )
+    finally:
+        await source.stop()
+    assert again.events == []
