@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.cleanup.handler import CleanupHandler
 from services.cleanup.metrics import Metrics
+from services.cleanup.second_look import SecondLook
 from services.cleanup.settings import CleanupSettings
 from services.cleanup.sweep import Sweeper
 from shared.broker import declare_cleanup_queue
@@ -18,11 +19,12 @@ def build(settings: CleanupSettings, *, metrics: Metrics | None = None) -> Worke
     metrics = metrics or Metrics()
     store = ObjectStore.from_settings(settings)
     sweeper = Sweeper(store, grace_seconds=settings.sweep_grace, metrics=metrics)
+    second_look = SecondLook(store, delay=settings.second_look_after, metrics=metrics)
     worker = QueueWorker(
         name="cleanup",
         amqp_url=settings.amqp_url.get_secret_value(),
         declare=declare_cleanup_queue,
-        handler=fixed(CleanupHandler(store, metrics=metrics)),
+        handler=fixed(CleanupHandler(store, metrics=metrics, second_look=second_look)),
         prefetch=settings.amqp_prefetch,
         retry=RetryPolicy(settings.retry_delay_initial, settings.retry_delay_max),
         stop_timeout=settings.stop_timeout,
@@ -33,4 +35,4 @@ def build(settings: CleanupSettings, *, metrics: Metrics | None = None) -> Worke
     health = side_port(
         {"broker": worker.check, "s3": store.ping}, metrics.registry, host=settings.host, port=settings.port
     )
-    return WorkerProcess(worker, health, closers=[store.close])
+    return WorkerProcess(worker, health, closers=[second_look.close, store.close])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aio_pika.abc import AbstractIncomingMessage
 
 from services.cleanup.metrics import Metrics
+from services.cleanup.second_look import SecondLook
 from shared.broker import Outcome, event_handler
 from shared.errors import Unavailable
 from shared.events import OBJECT_REMOVED, ObjectEvent
@@ -30,9 +31,10 @@ def prefix_to_clean(event: ObjectEvent, bucket: str) -> str | None:
 class CleanupHandler:
     """``Consumer`` handler: parse, decide, delete; the outcome says ack, retry or dead-letter."""
 
-    def __init__(self, store: ObjectStore, *, metrics: Metrics) -> None:
+    def __init__(self, store: ObjectStore, *, metrics: Metrics, second_look: SecondLook | None = None) -> None:
         self._store = store
         self._metrics = metrics
+        self._second_look = second_look
         self._on_message = event_handler(self._counted, on_malformed=self._malformed)
 
     async def __call__(self, message: AbstractIncomingMessage) -> Outcome:
@@ -68,4 +70,6 @@ class CleanupHandler:
             return Outcome.RETRY
         self._metrics.variants_deleted.labels(via="event").inc(deleted)
         log.info("variants deleted", key=event.key, prefix=prefix, deleted=deleted)
+        if self._second_look is not None:
+            self._second_look.schedule(event.key, prefix)  # for a variant a running job writes later
         return Outcome.ACK

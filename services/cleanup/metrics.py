@@ -16,7 +16,7 @@ class Metrics:
         )
         self.variants_deleted = Counter(
             "cleanup_variants_deleted_total",
-            "Variant objects deleted, by what found them (event or sweep).",
+            "Variant objects deleted, by what found them (event, second_look or sweep).",
             ["via"],
             registry=self.registry,
         )

@@ -160,3 +160,35 @@ async def test_sweep_deletes_orphan_variants_only(start_worker: StartWorker, sto
 
 async def _empty(store: ObjectStore, prefix: str) -> bool:
     return not await store.list_keys(prefix)
+
+
+async def test_a_variant_written_after_the_clean_up_goes_at_the_second_look(
+    start_worker: StartWorker, connection: AbstractRobustConnection, store: ObjectStore
+) -> None:
+    """A resize job that read the original just before its deletion writes its variant after the
+    clean-up: the second look removes it; a file uploaded again in between keeps its variants."""
+    _, url = await start_worker(second_look_after=5)
+    gone, back = f"{new_file_id()}/gone.jpg", f"{new_file_id()}/back.jpg"
+    for key in (gone, back):
+        await store.put_bytes(key, b"original", content_type="image/jpeg")
+        await put_variants(store, key)
+        await store.delete(key)
+        await publish_removed(connection, removed_event(store.bucket, key))
+
+    async def cleaned(key: str) -> bool:
+        return not await store.list_keys(variant_prefix(file_id_of(key)))
+
+    await eventually(lambda: cleaned(gone), timeout=20)
+    await eventually(lambda: cleaned(back), timeout=20)
+    # the late variant of a running job, and the file that is uploaded again with a variant of its own
+    late = str(variant_key(parse_original_key(gone), 300, "jpg"))
+    await store.put_bytes(late, b"late", content_type="image/jpeg")
+    await store.put_bytes(back, b"original again", content_type="image/jpeg")
+    await put_variants(store, back)
+
+    await eventually(lambda: cleaned(gone), timeout=20)
+    assert await store.head(late) is None
+    assert len(await store.list_keys(variant_prefix(file_id_of(back)))) == 3
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{url}/metrics")).text
+    assert 'cleanup_variants_deleted_total{via="second_look"} 1.0' in metrics
