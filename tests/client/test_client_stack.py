@@ -321,3 +321,30 @@ def test_a_retryable_error_is_retried(client_stack: RunningStack, user: str) -> 
             resize.start()
     assert isinstance(variant, bytes) and Image.open(io.BytesIO(variant)).size == (500, 333)
     assert patient_calls.count("GET", 503) >= 1 and patient_calls.count("GET", 200) == 1, patient_calls.calls
+
+
+def test_a_failed_upload_in_parts_is_aborted_and_frees_its_pending_slot(
+    client_stack: RunningStack, user: str, tmp_path: Path
+) -> None:
+    """An upload in parts that fails half way (here its progress callback gives up) is aborted:
+    the user's pending-upload slot is free again at once, not when the upload would expire."""
+    client, _ = recording_client(client_stack, user, multipart_threshold=6 * MiB, part_size=5 * MiB, concurrency=1)
+    path = tmp_path / "big.bin"
+    path.write_bytes(uuid.uuid4().bytes * (11 * MiB // 16))
+
+    def give_up(done: int, total: int) -> None:
+        if done > 6 * MiB:
+            raise RuntimeError("the user cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        client.upload(path, progress=give_up)
+
+    scope = "files:read:own files:write:own files:delete:own"
+    for n in range(MAX_PENDING):  # every slot is free: none is held by the failed upload
+        answer = httpx.post(
+            f"{client_stack.gateway_url}/graphql",
+            json=wire.graphql_body(wire.PAYLOAD, {"data": {"name": f"{n}.txt", "type": "text/plain", "size": 10}}),
+            headers={"Authorization": f"Bearer {token(scope, sub=user)}"},
+            timeout=30,
+        )
+        assert answer.json()["data"]["fileManager"]["getPreSignedPostPayload"]["error"] is None, n

@@ -28,6 +28,10 @@ COMPLETE_MULTIPART = (
     "completeMultiPartUpload(fileKey: $key, uploadId: $uploadId) "
     f"{{ data file {{ {FILE_FIELDS} }} {ERROR_FIELDS} }} }} }}"
 )
+ABORT_MULTIPART = (
+    "mutation AbortMultiPart($key: String!, $uploadId: String!) { fileManager { "
+    f"abortMultiPartUpload(fileKey: $key, uploadId: $uploadId) {{ {ERROR_FIELDS} }} }} }}"
+)
 CREATE_FILE = (
     "mutation CreateFile($data: FileInput!) { fileManager { createFile(data: $data) "
     f"{{ data {{ {FILE_FIELDS} }} {ERROR_FIELDS} }} }} }}"

@@ -4,6 +4,7 @@ as ``Client`` with coroutines, and ``list`` an async iterator of pages."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -258,9 +259,15 @@ class AsyncClient:
             async with gate:
                 await self._retrying(once)
 
-        await asyncio.gather(*(put(part, offset) for part, offset in zip(parts, offsets, strict=True)))
         variables = {"key": upload["file"]["key"], "uploadId": upload["uploadId"]}
-        done = await self._graphql("completeMultiPartUpload", wire.COMPLETE_MULTIPART, variables)
+        try:
+            await asyncio.gather(*(put(part, offset) for part, offset in zip(parts, offsets, strict=True)))
+            done = await self._graphql("completeMultiPartUpload", wire.COMPLETE_MULTIPART, variables)
+        except BaseException:
+            # The parts sent so far and the user's pending-upload slot are freed now, not at expiry.
+            with contextlib.suppress(Exception):
+                await self._graphql("abortMultiPartUpload", wire.ABORT_MULTIPART, variables)
+            raise
         return File.from_graphql(done["file"])
 
     # --- plumbing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -263,11 +264,17 @@ class Client:
 
             self._retrying(once)
 
-        with ThreadPoolExecutor(max_workers=min(self.options.concurrency, len(parts))) as pool:
-            for future in [pool.submit(put, i) for i in range(len(parts))]:
-                future.result()
         variables = {"key": upload["file"]["key"], "uploadId": upload["uploadId"]}
-        done = self._graphql("completeMultiPartUpload", wire.COMPLETE_MULTIPART, variables)
+        try:
+            with ThreadPoolExecutor(max_workers=min(self.options.concurrency, len(parts))) as pool:
+                for future in [pool.submit(put, i) for i in range(len(parts))]:
+                    future.result()
+            done = self._graphql("completeMultiPartUpload", wire.COMPLETE_MULTIPART, variables)
+        except BaseException:
+            # The parts sent so far and the user's pending-upload slot are freed now, not at expiry.
+            with contextlib.suppress(Exception):
+                self._graphql("abortMultiPartUpload", wire.ABORT_MULTIPART, variables)
+            raise
         return File.from_graphql(done["file"])
 
     # --- plumbing
