@@ -21,7 +21,10 @@ class Options:
     rounds: int = 11  # rounds per kernel measurement (medians)
     seconds: float = 10.0  # length of each throughput run
     concurrency: int = 4  # in-flight requests, the same for both sides of every comparison
-    cold_requests: int = 48  # distinct cold requests per picture
+    cold_requests: int = 96  # distinct cold requests per picture (a run of a few seconds: CPU ticks are 10 ms)
+    # cold requests on sources that are not measured, before each measured run, the same for every
+    # server: one per server process (the first request of a process imports and connects)
+    warmups: int = 2
 
     @property
     def pictures(self) -> tuple[Picture, ...]:
@@ -34,7 +37,7 @@ class Options:
 
     @classmethod
     def smoke_run(cls) -> Options:
-        return cls(smoke=True, rounds=1, seconds=1.0, concurrency=2, cold_requests=3)
+        return cls(smoke=True, rounds=1, seconds=1.0, concurrency=2, cold_requests=3, warmups=1)
 
 
 def parse_options(description: str) -> Options:

@@ -4,6 +4,7 @@ shared machine is doing. Linux only; elsewhere every figure is NaN."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -101,6 +102,19 @@ def busy_since(snapshot: tuple[float, float]) -> tuple[float, float]:
     busy, total = machine()
     spent, elapsed = busy - snapshot[0], total - snapshot[1]
     return spent, (spent / elapsed if elapsed > 0 else 0.0)
+
+
+def settle(*, below: float = 0.15, window: float = 0.5, timeout: float = 10.0) -> float:
+    """Wait until the whole machine is at most ``below`` busy over ``window`` seconds (what the last
+    step set going has finished: events of freshly stored originals, a server's start), at most
+    ``timeout`` seconds; returns the last window's busy share."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snapshot = machine()
+        time.sleep(window)
+        share = busy_since(snapshot)[1]
+        if share <= below or time.monotonic() >= deadline:
+            return share
 
 
 class SectionLoad:

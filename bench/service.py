@@ -100,7 +100,16 @@ def put_originals(running: RunningStack, picture: Picture, count: int) -> list[s
 
 
 def measure_cold(running: RunningStack, picture: Picture, options: Options, infra: Infra | None = None) -> Cold:
-    keys = put_originals(running, picture, options.cold_requests)
+    keys = put_originals(running, picture, options.warmups + options.cold_requests)
+    warmups, keys = keys[: options.warmups], keys[options.warmups :]
+    # The originals' object.created events (an upload's work, not a cold request's) are handled
+    # first; then the same warm-up as thumbor's, on originals that are not measured.
+    cpu.settle()
+    loadgen.each_once(
+        [f"{running.download_url}/files/{key}?width={picture.target}" for key in warmups],
+        concurrency=options.warmups,
+    )
+    cpu.settle()
     worker_metrics = f"http://127.0.0.1:{running.ports.resize}/metrics"
     download_metrics = f"{running.download_url}/metrics"
     stages_before = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
@@ -245,7 +254,9 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             "## 2. Through the running services",
             "",
             f"Cold: {options.cold_requests} distinct originals per picture, each asked for once "
-            f"(`?width=`), {options.concurrency} at a time, from a Python client. Breakdown: means from the "
+            f"(`?width=`), {options.concurrency} at a time, from a Python client, once the originals' upload "
+            f"events are handled and after {options.warmups} cold requests on other originals (thumbor gets the "
+            "same warm-up). Breakdown: means from the "
             "worker's `resize_stage_seconds` histogram (queue = from the download service's send to the "
             "worker taking it), broker/other = resize round trip seen by the download service minus those "
             "stages, download = client latency minus the round trip (the HEAD of the variant, "

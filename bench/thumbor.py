@@ -175,10 +175,14 @@ def _reference(picture: Picture) -> Image.Image:
 def _thumbor_cold(
     base: str, picture: Picture, paths: list[str], options: Options
 ) -> tuple[loadgen.Result, float, float, float, float]:
-    """Each ``/unsafe/{path}`` once: (result, PSNR, CPU ms/req of thumbor's processes, of the whole
-    machine, busy share of the machine)."""
+    """Each ``/unsafe/{path}`` once, the first ``options.warmups`` as the warm-up: (result, PSNR, CPU
+    ms/req of thumbor's processes, of the whole machine, busy share of the machine)."""
     urls = [f"{base}/unsafe/{path}" for path in paths]
-    httpx.get(urls[0], timeout=60)  # warm-up (imports)
+    # the same warm-up as ours (``measure_cold``): the first ``warmups`` sources, not measured
+    warmups, urls = urls[: options.warmups], urls[options.warmups :]
+    cpu.settle()
+    loadgen.each_once(warmups, concurrency=options.warmups)
+    cpu.settle()
     pids = cpu.tree(thumbor_pid(base))
     cpu_before = cpu.seconds(pids)
     busy_before, total_before = cpu.machine()
@@ -222,7 +226,7 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
         for cold in colds:
             assert isinstance(cold, Cold)
             picture = cold.picture
-            names = _copies(picture, pictures, options.cold_requests)
+            names = _copies(picture, pictures, options.warmups + options.cold_requests)
             theirs, their_psnr, their_cpu, their_machine, their_busy = _thumbor_cold(
                 base, picture, [f"{picture.target}x0/{name}" for name in names], options
             )
@@ -262,7 +266,7 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             picture = cold.picture
             data = load(picture)
             paths = []
-            for i in range(options.cold_requests):
+            for i in range(options.warmups + options.cold_requests):
                 key = f"c{i}-{picture.name}"
                 s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/jpeg")
                 paths.append(f"{picture.target}x0/{filer}/buckets/{bucket}/{key}")
@@ -316,7 +320,9 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             "## 3. Side by side with thumbor 7.8",
             "",
             f"Cold: {options.cold_requests} distinct sources per picture, each resized once, {options.concurrency} "
-            "at a time, a new connection per request (the same Python client for both). thumbor: "
+            "at a time, a new connection per request (the same Python client for both), after the same "
+            f"warm-up for both ({options.warmups} on other sources, one per server process, once "
+            "the machine is idle). thumbor: "
             "`--processes 2`, no storage, no result storage, quality 82, progressive; once with its file loader "
             "(no network at all: the upper bound), once with its HTTP loader reading the same originals from a "
             "SeaweedFS like ours (its filer's HTTP API, over loopback), as it runs in front of an object store. "

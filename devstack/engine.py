@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.pids import alive
+
 ROOT = Path(__file__).resolve().parents[1]
 CONTAINERS_CONF = ROOT / "deploy" / "images" / "containers.conf"
 # testcontainers: no Ryuk (its image cannot be pulled here, and every container of ours is removed
@@ -198,25 +200,11 @@ def stop_detached(state_dir: Path) -> bool:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(int(state[key]), signal.SIGTERM)
     for _ in range(100):
-        if not any(_alive(int(state[k])) for k in ("ticker", "service")):
+        if not any(alive(int(state[k])) for k in ("ticker", "service")):
             break
         time.sleep(0.1)
     (state_dir / "engine.json").unlink(missing_ok=True)
     (state_dir / "podman.sock").unlink(missing_ok=True)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie of ours counts as gone
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
     return True
 
 

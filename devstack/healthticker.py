@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import time
+
+from devstack.pids import alive
 
 PROJECT_LABEL = "com.docker.compose.project"
 PREFIX = "fileservice"
@@ -56,19 +57,9 @@ def running_checked() -> dict[str, tuple[str, float]]:
     return found
 
 
-def parent_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def tick_forever(parent: int) -> None:
     last_run: dict[str, float] = {}
-    while parent_alive(parent):
+    while alive(parent):
         now = time.monotonic()
         for cid, (status, interval) in running_checked().items():
             period = FAST if status in {"starting", ""} else interval
