@@ -25,6 +25,7 @@ class Options:
     # cold requests on sources that are not measured, before each measured run, the same for every
     # server: one per server process (the first request of a process imports and connects)
     warmups: int = 2
+    cold_rounds: int = 3  # ours and thumbor's cold runs, measured in turn this many times (section 3)
 
     @property
     def pictures(self) -> tuple[Picture, ...]:
@@ -37,7 +38,7 @@ class Options:
 
     @classmethod
     def smoke_run(cls) -> Options:
-        return cls(smoke=True, rounds=1, seconds=1.0, concurrency=2, cold_requests=3, warmups=1)
+        return cls(smoke=True, rounds=1, seconds=1.0, concurrency=2, cold_requests=3, warmups=1, cold_rounds=1)
 
 
 def parse_options(description: str) -> Options:

@@ -3,6 +3,8 @@ shared machine is doing. Linux only; elsewhere every figure is NaN."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import time
 from collections.abc import Iterable
@@ -117,32 +119,74 @@ def settle(*, below: float = 0.15, window: float = 0.5, timeout: float = 10.0) -
             return share
 
 
+# The machine's PostgreSQL and RabbitMQ: a section drives them (the catalog, the broker), and so may
+# anyone else on the machine; their CPU is reported apart, neither ours nor others'.
+SHARED_SERVERS: tuple[tuple[str, ...], ...] = (("postgres",), ("beam.smp", "rabbit"))
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> None:
+    """Become the parent of our descendants' orphans (Linux ``PR_SET_CHILD_SUBREAPER``), so the CPU
+    of a forked worker whose parent did not wait for it (thumbor's, on SIGTERM) still lands in ours
+    once ``reap_orphans`` has waited for it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def reap_orphans() -> None:
+    """Wait for every child that has ended (adopted orphans; anything its owner has not waited for)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def busy_share(seconds: float) -> float:
+    """The share of all cores that was busy over the next ``seconds``."""
+    snapshot = machine()
+    time.sleep(seconds)
+    return busy_since(snapshot)[1]
+
+
 class SectionLoad:
-    """How busy the machine was around one benchmark section: the 1-minute load average before it
-    and after it, and the share of all cores that processes other than this run's took during it
-    (the shared RabbitMQ counts as other). Started at ``__init__``, read by ``finish``."""
+    """How busy others kept the machine around one benchmark section: the share of all cores busy
+    in the second before it starts (this run is idle then, so that is others'), and the share that
+    processes other than this run's and the shared servers took during it; the shared servers'
+    share; the 1-minute load averages before and after (for reference: they include this run's
+    previous section). Started at ``__init__``, read by ``finish``."""
 
-    LOADED_BEFORE = 1.0  # a load average from others of half the 2 cores before the section starts
-    LOADED_OTHERS = 0.15  # others took more than 15% of all cores during it
+    LOADED = 0.15  # others took more than 15% of all cores just before the section or during it
 
-    def __init__(self) -> None:
-        self.before = load_average()
+    def __init__(self, *, probe: float = 1.0) -> None:
+        adopt_orphans()
+        reap_orphans()
+        self.average_before = load_average()
+        self.before = busy_share(probe)
         self._ours = TreeMeter([os.getpid()])
+        self._shared = TreeMeter(pid for fragments in SHARED_SERVERS for pid in pids_matching(*fragments))
         self._machine = machine()
         self.after = float("nan")
         self.others = float("nan")
+        self.shared = float("nan")
 
     def finish(self) -> SectionLoad:
+        reap_orphans()
         ours = sum(self._ours.spent().values())
+        shared = sum(self._shared.spent().values())
         busy, total = machine()
         elapsed = total - self._machine[1]
-        self.others = max(0.0, (busy - self._machine[0] - ours) / elapsed) if elapsed > 0 else float("nan")
+        if elapsed > 0:
+            self.others = max(0.0, (busy - self._machine[0] - ours - shared) / elapsed)
+            self.shared = shared / elapsed
         self.after = load_average()
         return self
 
     @property
     def loaded(self) -> bool:
-        return self.before >= self.LOADED_BEFORE or self.others >= self.LOADED_OTHERS
+        return self.before >= self.LOADED or self.others >= self.LOADED
 
     def note(self) -> str:
         flag = (
@@ -151,6 +195,8 @@ class SectionLoad:
             else "quiet"
         )
         return (
-            f"Machine load: 1-min load average {self.before:.2f} before this section, {self.after:.2f} after it; "
-            f"other processes took {self.others:.0%} of all cores during it ({flag})."
+            f"Machine load: other processes kept {self.before:.0%} of all cores busy in the second before this "
+            f"section and took {self.others:.0%} during it ({flag}); the shared PostgreSQL and RabbitMQ took "
+            f"{self.shared:.0%} (this section's traffic, and anyone else's); 1-min load average "
+            f"{self.average_before:.2f} before, {self.after:.2f} after."
         )

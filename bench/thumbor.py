@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from math import nan
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -173,10 +176,10 @@ def _reference(picture: Picture) -> Image.Image:
 
 
 def _thumbor_cold(
-    base: str, picture: Picture, paths: list[str], options: Options
-) -> tuple[loadgen.Result, float, float, float, float]:
-    """Each ``/unsafe/{path}`` once, the first ``options.warmups`` as the warm-up: (result, PSNR, CPU
-    ms/req of thumbor's processes, of the whole machine, busy share of the machine)."""
+    base: str, picture: Picture, paths: list[str], options: Options, seaweedfs: list[int] | None = None
+) -> _ColdRun:
+    """Each ``/unsafe/{path}`` once, the first ``options.warmups`` as the warm-up; ``seaweedfs``: the
+    pids of the SeaweedFS it reads from, whose CPU per request is counted too."""
     urls = [f"{base}/unsafe/{path}" for path in paths]
     # the same warm-up as ours (``measure_cold``): the first ``warmups`` sources, not measured
     warmups, urls = urls[: options.warmups], urls[options.warmups :]
@@ -185,14 +188,17 @@ def _thumbor_cold(
     cpu.settle()
     pids = cpu.tree(thumbor_pid(base))
     cpu_before = cpu.seconds(pids)
+    weed_before = cpu.seconds(seaweedfs or [])
     busy_before, total_before = cpu.machine()
     theirs = loadgen.each_once(urls, concurrency=options.concurrency)
     busy_after, total_after = cpu.machine()
-    their_cpu = (cpu.seconds(pids) - cpu_before) / len(urls) * 1000
-    their_machine = (busy_after - busy_before) / len(urls) * 1000
+    per_request = 1000 / len(urls)
+    their_cpu = (cpu.seconds(pids) - cpu_before) * per_request
+    weed_ms = (cpu.seconds(seaweedfs) - weed_before) * per_request if seaweedfs else nan
+    their_machine = (busy_after - busy_before) * per_request
     their_busy = (busy_after - busy_before) / (total_after - total_before) if total_after > total_before else 0.0
     output = decode(httpx.get(urls[0], timeout=60).content)
-    return theirs, psnr(_reference(picture), output), their_cpu, their_machine, their_busy
+    return _ColdRun(theirs, psnr(_reference(picture), output), their_cpu, their_machine, their_busy, weed_ms)
 
 
 def _row(
@@ -203,93 +209,143 @@ def _row(
     return [picture.label, server, f"{result.rate:.1f}", spread, f"{quality:.2f}", f"{cpu_ms:.0f}", machine]
 
 
+@dataclass(frozen=True)
+class _ColdRun:
+    """One server's cold run: the result, PSNR, CPU ms/req of its own processes and of the whole
+    machine, the machine's busy share, and (thumbor over HTTP) what SeaweedFS spent serving it."""
+
+    result: loadgen.Result
+    psnr: float
+    cpu_ms: float
+    machine_ms: float
+    busy: float
+    seaweedfs_ms: float = float("nan")
+
+
+def _our_run(cold: Cold) -> _ColdRun:
+    own = sum(v for k, v in cold.cpu_ms.items() if k in ("download", "resize", "bridge"))
+    return _ColdRun(cold.result, cold.psnr, own, cold.machine_ms, cold.machine_busy, cold.cpu_ms.get("seaweedfs", nan))
+
+
+SERVERS = {
+    "ours": "ours (through S3 and RabbitMQ)",
+    "file": "thumbor 7.8 (file loader)",
+    "http": "thumbor 7.8 (HTTP loader from SeaweedFS)",
+}
+
+
+def _rounds(options: Options, root: Path, pictures: Path) -> dict[str, dict[str, list[_ColdRun]]]:
+    """``{picture label: {server: [a run per round]}}``: the three servers side by side, all running
+    at once and measured in turn, ``cold_rounds`` times, the order turning by one each round, so a
+    drift of the machine's speed (these are shared virtual machines) falls on all three alike."""
+    found: dict[str, dict[str, list[_ColdRun]]] = {}
+    with ExitStack() as servers:
+        running, infra = servers.enter_context(stack())
+        file_base = servers.enter_context(running_thumbor(root, pictures, result_storage=False))
+        # thumbor as it runs in front of an object store: its HTTP loader reading the same originals
+        # from a SeaweedFS like ours (its filer's HTTP API, which needs no signature), over loopback.
+        their_infra = servers.enter_context(provide_infra())
+        http_base = servers.enter_context(running_thumbor(root, None, result_storage=False))
+        bucket = f"thumbor-{uuid.uuid4().hex[:8]}"
+        ensure_bucket(their_infra.s3_endpoint_url, bucket)
+        s3 = s3_client(their_infra.s3_endpoint_url, their_infra.access_key, their_infra.secret_key)
+        filer = their_infra.filer_address.rsplit(".", 1)[0]  # host:port of its HTTP API
+        weed = cpu.pids_matching("weed", f"-s3.port={urlsplit(their_infra.s3_endpoint_url).port}")
+        for picture in options.photos:
+            names = _copies(picture, pictures, options.warmups + options.cold_requests)
+            file_paths = [f"{picture.target}x0/{name}" for name in names]
+            data = load(picture)
+            for name in names:
+                s3.put_object(Bucket=bucket, Key=name, Body=data, ContentType="image/jpeg")
+            http_paths = [f"{picture.target}x0/{filer}/buckets/{bucket}/{name}" for name in names]
+            runs: dict[str, list[_ColdRun]] = {server: [] for server in SERVERS}
+            order = list(SERVERS)
+            for round_ in range(options.cold_rounds):
+                for server in order[round_ % 3 :] + order[: round_ % 3]:
+                    if server == "ours":  # fresh originals each round: a variant is made once
+                        runs[server].append(_our_run(measure_cold(running, picture, options, infra)))
+                    elif server == "file":
+                        runs[server].append(_thumbor_cold(file_base, picture, file_paths, options))
+                    else:
+                        runs[server].append(_thumbor_cold(http_base, picture, http_paths, options, weed))
+            found[picture.label] = runs
+    return found
+
+
+def _median_run(runs: list[_ColdRun]) -> _ColdRun:
+    """The rounds together: median rate and CPU figures, latencies of every round."""
+    results = [run.result for run in runs]
+    pooled = loadgen.Result(
+        requests=sum(r.requests for r in results),
+        seconds=sum(r.seconds for r in results),
+        latencies_ms=tuple(ms for r in results for ms in r.latencies_ms),
+        errors=sum(r.errors for r in results),
+        tool=results[0].tool,
+    )
+    return _ColdRun(
+        pooled,
+        statistics.median(run.psnr for run in runs),
+        statistics.median(run.cpu_ms for run in runs),
+        statistics.median(run.machine_ms for run in runs),
+        statistics.median(run.busy for run in runs),
+        statistics.median(run.seaweedfs_ms for run in runs),
+    )
+
+
+def _round_ratios(ours: list[_ColdRun], theirs: list[_ColdRun]) -> list[float]:
+    return [a.result.rate / b.result.rate if b.result.rate else nan for a, b in zip(ours, theirs, strict=True)]
+
+
+def _ratio_text(ratios: list[float]) -> str:
+    """The median of the rounds' ratios, with their range."""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}x"
+    return f"{statistics.median(ratios):.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f}x)"
+
+
 def run(options: Options, shared: dict[str, object] | None = None) -> str:
     shared = shared if shared is not None else {}
     if not installed():
         if options.smoke:
             return "## 3. thumbor\n\nSkipped in the smoke run: thumbor is not installed (`make bench` installs it)."
         install()
-    colds = shared.get("ours_cold")
-    warm = shared.get("ours_warm")
-    if not isinstance(colds, list) or not isinstance(warm, dict):
-        with stack() as (running, infra):
-            colds = [measure_cold(running, picture, options, infra) for picture in options.photos]
-            warm = measure_warm(running, colds[0], options)
     root = WORK / "thumbor"
     pictures = root / "pictures"
     pictures.mkdir(parents=True, exist_ok=True)
+    rounds = _rounds(options, root, pictures)
+    warm = shared.get("ours_warm")
+    colds = shared.get("ours_cold")
+    if not isinstance(colds, list) or not isinstance(warm, dict):
+        with stack() as (running, infra):
+            colds = [measure_cold(running, options.photos[0], options, infra)]
+            warm = measure_warm(running, colds[0], options)
 
     rows = []
     checks = []
-    theirs_file: dict[str, loadgen.Result] = {}
-    with running_thumbor(root, pictures, result_storage=False) as base:
-        for cold in colds:
-            assert isinstance(cold, Cold)
-            picture = cold.picture
-            names = _copies(picture, pictures, options.warmups + options.cold_requests)
-            theirs, their_psnr, their_cpu, their_machine, their_busy = _thumbor_cold(
-                base, picture, [f"{picture.target}x0/{name}" for name in names], options
-            )
-            theirs_file[picture.label] = theirs
-            ours = cold.result
-            our_cpu = sum(v for k, v in cold.cpu_ms.items() if k in ("download", "resize", "bridge"))
+    for picture in options.photos:
+        runs = rounds[picture.label]
+        for server, label in SERVERS.items():
+            summary = _median_run(runs[server])
+            if server != "file":
+                label = f"{label}; SeaweedFS {summary.seaweedfs_ms:.0f} ms/req"
             rows.append(
-                _row(
-                    picture,
-                    "ours (through S3 and RabbitMQ)",
-                    ours,
-                    cold.psnr,
-                    our_cpu,
-                    cold.machine_ms,
-                    cold.machine_busy,
-                )
+                _row(picture, label, summary.result, summary.psnr, summary.cpu_ms, summary.machine_ms, summary.busy)
             )
-            rows.append(
-                _row(picture, "thumbor 7.8 (file loader)", theirs, their_psnr, their_cpu, their_machine, their_busy)
-            )
-            checks.append(
-                f"- cold {picture.label}: ours / thumbor (file loader) {ratio(ours.rate, theirs.rate)} req/s (target "
-                f">= 1.0x: {verdict(ours.rate / theirs.rate if theirs.rate else 0, 1.0)}), CPU per request "
-                f"(own processes) {ratio(our_cpu, their_cpu)}, PSNR {cold.psnr:.2f} vs "
-                f"{their_psnr:.2f} dB ({verdict(cold.psnr, their_psnr - 0.05)}); thumbor errors: {theirs.errors}"
-            )
-    # thumbor as it runs in front of an object store: its HTTP loader reading the same originals
-    # from a SeaweedFS like ours (its filer's HTTP API, which needs no signature), over loopback.
-    with provide_infra() as infra, running_thumbor(root, None, result_storage=False) as base:
-        bucket = f"thumbor-{uuid.uuid4().hex[:8]}"
-        ensure_bucket(infra.s3_endpoint_url, bucket)
-        s3 = s3_client(infra.s3_endpoint_url, infra.access_key, infra.secret_key)
-        filer = infra.filer_address.rsplit(".", 1)[0]  # host:port of its HTTP API
-        weed = cpu.pids_matching("weed", f"-s3.port={urlsplit(infra.s3_endpoint_url).port}")
-        for cold in colds:
-            assert isinstance(cold, Cold)
-            picture = cold.picture
-            data = load(picture)
-            paths = []
-            for i in range(options.warmups + options.cold_requests):
-                key = f"c{i}-{picture.name}"
-                s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/jpeg")
-                paths.append(f"{picture.target}x0/{filer}/buckets/{bucket}/{key}")
-            weed_before = cpu.seconds(weed)
-            theirs, their_psnr, their_cpu, their_machine, their_busy = _thumbor_cold(base, picture, paths, options)
-            weed_ms = (cpu.seconds(weed) - weed_before) / len(paths) * 1000
-            rows.append(
-                _row(
-                    picture,
-                    f"thumbor 7.8 (HTTP loader from SeaweedFS; SeaweedFS {weed_ms:.0f} ms/req)",
-                    theirs,
-                    their_psnr,
-                    their_cpu,
-                    their_machine,
-                    their_busy,
-                )
-            )
-            ours = cold.result
-            checks.append(
-                f"- cold {picture.label}: ours / thumbor reading from SeaweedFS {ratio(ours.rate, theirs.rate)} req/s "
-                f"(target >= 1.3x: {verdict(ours.rate / theirs.rate if theirs.rate else 0, 1.3)}); thumbor errors: "
-                f"{theirs.errors}"
-            )
+        ours, theirs, over_http = (_median_run(runs[s]) for s in SERVERS)
+        to_file = _round_ratios(runs["ours"], runs["file"])
+        to_http = _round_ratios(runs["ours"], runs["http"])
+        checks.append(
+            f"- cold {picture.label}: ours / thumbor (file loader) {_ratio_text(to_file)} req/s (target "
+            f">= 1.0x: {verdict(statistics.median(to_file), 1.0)}), CPU per request (own processes) "
+            f"{ratio(ours.cpu_ms, theirs.cpu_ms)}, whole machine {ratio(ours.machine_ms, theirs.machine_ms)}; "
+            f"PSNR {ours.psnr:.2f} vs {theirs.psnr:.2f} dB ({verdict(ours.psnr, theirs.psnr - 0.05)}); "
+            f"thumbor errors: {theirs.result.errors}"
+        )
+        checks.append(
+            f"- cold {picture.label}: ours / thumbor reading from SeaweedFS {_ratio_text(to_http)} req/s (target "
+            f">= 1.3x: {verdict(statistics.median(to_http), 1.3)}), whole machine "
+            f"{ratio(ours.machine_ms, over_http.machine_ms)}; thumbor errors: {over_http.result.errors}"
+        )
 
     first = colds[0]
     assert isinstance(first, Cold)
@@ -326,8 +382,11 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
             "`--processes 2`, no storage, no result storage, quality 82, progressive; once with its file loader "
             "(no network at all: the upper bound), once with its HTTP loader reading the same originals from a "
             "SeaweedFS like ours (its filer's HTTP API, over loopback), as it runs in front of an object store. "
-            "Ours: the "
-            "figures of section 2 (same run). Warm: two single-process thumbor instances sharing a file result "
+            f"The three run side by side and are measured in turn, {options.cold_rounds} rounds, the order "
+            "turning by one each round (ours measured again here, with fresh originals each round): rates and "
+            "CPU are the rounds' medians, latencies those of every round, and each ratio the median of the "
+            "rounds' ratios with their range, so a drift of the machine's speed falls on all three. "
+            "Warm: two single-process thumbor instances sharing a file result "
             "storage against our two download replicas, the same wrk run spreading the connections evenly "
             "over the two (as a load balancer would); and one download process alone.",
             "",
