@@ -199,7 +199,7 @@ def _containers(engine: Engine) -> Iterator[Infra]:
                 "mini -dir=/data -ip=127.0.0.1 -ip.bind=0.0.0.0 -s3.config=/etc/seaweedfs/s3.json"
                 " -admin.ui=false -webdav=false -master.telemetry=false"
             )
-            .with_exposed_ports(8333, 8888, 18888)
+            .with_exposed_ports(8333, 8888, 18888, SeaweedPorts.admin)  # admin: its metrics
         )
         # Both start at once (RabbitMQ takes the longer); each is stopped and removed on leaving.
         stack.callback(seaweed.stop)
@@ -223,4 +223,5 @@ def _containers(engine: Engine) -> Iterator[Infra]:
             weed_binary=weed_binary(),
             add_vhost=vhosts.add,
             delete_vhost=vhosts.delete,
+            s3_metrics_url=f"http://{host}:{seaweed.get_exposed_port(SeaweedPorts.admin)}/metrics",
         )
