@@ -16,7 +16,11 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 def tree(pid: int) -> list[int]:
     """``pid`` and all its descendants (thumbor's forked processes, for instance)."""
     found = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # it ended meanwhile
+        return found
+    for task in tasks:
         try:
             children = (task / "children").read_text().split()
         except OSError:

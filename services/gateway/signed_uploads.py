@@ -28,11 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.gateway.budget import Cost, RequestBudget
-from services.gateway.catalog.model import Catalog, FileRecord, NewFile
+from services.gateway.catalog.model import Catalog, FileRecord
 from services.gateway.files import META_CREATED_BY, META_DECLARED_SIZE, creator_metadata, parse_file_key
 from services.gateway.permissions import Access
 from services.gateway.preferences import PreferencesCache, upload_policy
-from services.gateway.upload_service import Uploader, size_problem
+from services.gateway.upload_service import Uploader, pending_file, size_problem
 from services.gateway.uploads import (
     signed_part_count,
     signed_part_length,
@@ -40,7 +40,6 @@ from services.gateway.uploads import (
     upload_info,
 )
 from shared.errors import NotFound, ValidationFailed
-from shared.keys import new_file_id, original_key
 from shared.s3 import ObjectStore, SignedRequest
 
 
@@ -69,20 +68,9 @@ class SignedMultipart:
     async def create(self, uploader: Uploader, raw: Mapping[str, Any], budget: RequestBudget) -> dict[str, Any]:
         request = upload_policy(await self._preferences.get()).check(raw)
         budget.spend(Cost.UPLOADS)
-        file_id = new_file_id()
-        key = str(original_key(file_id, request.name))
-        await self._catalog.register_pending(
-            NewFile(
-                id=file_id,
-                key=key,
-                name=key.split("/", 1)[1],
-                type=request.type,
-                size=request.size,
-                created_by=uploader.subject,
-                created_by_name=uploader.display_name,
-            ),
-            max_pending=self._max_pending,
-        )
+        new = pending_file(uploader, request)
+        file_id, key = new.id, new.key
+        await self._catalog.register_pending(new, max_pending=self._max_pending)
         signed = self._store.presigned_call(
             "create_multipart_upload",
             {

@@ -55,6 +55,21 @@ class Uploader:
     display_name: str | None = None
 
 
+def pending_file(uploader: Uploader, request: UploadRequest) -> NewFile:
+    """The ``pending`` record of a new upload: a new file id, its original's key, who uploads it."""
+    file_id = new_file_id()
+    key = str(original_key(file_id, request.name))
+    return NewFile(
+        id=file_id,
+        key=key,
+        name=key.split("/", 1)[1],
+        type=request.type,
+        size=request.size,
+        created_by=uploader.subject,
+        created_by_name=uploader.display_name,
+    )
+
+
 class UploadService:
     """Issues uploads within two bounds: the request's budget (``Cost.UPLOADS``, spent once the input
     is valid) and ``max_pending`` records waiting per uploader (checked by the catalog as it
@@ -97,17 +112,16 @@ class UploadService:
         pending: list[NewFile] = []
         payloads: list[dict[str, Any]] = []
         for request in requests:
-            file_id = new_file_id()
-            key = str(original_key(file_id, request.name))
+            new = pending_file(uploader, request)
             post = self._store.presigned_post(
-                key,
+                new.key,
                 content_type=request.type,
                 max_size=request.size,
                 expires_in=self._presign_expires,
                 metadata={META_CREATED_BY: creator_metadata(uploader.subject)},
             )
-            pending.append(self._pending(uploader, file_id, key, request))
-            payloads.append(upload_payload(file_id, key, request, post))
+            pending.append(new)
+            payloads.append(upload_payload(new.id, new.key, request, post))
         await self._catalog.register_pending_many(pending, max_pending=self._max_pending)
         return payloads
 
@@ -119,16 +133,15 @@ class UploadService:
         request = upload_policy(await self._preferences.get()).check(raw)
         sizes = part_sizes(request.size, check_part_count(number_of_parts, request.size))
         budget.spend(Cost.UPLOADS)
-        file_id = new_file_id()
-        key = str(original_key(file_id, request.name))
+        new = pending_file(uploader, request)
+        key = new.key
         upload_id = await self._store.create_multipart_upload(
             key,
             content_type=request.type,
             metadata={META_DECLARED_SIZE: str(request.size), META_CREATED_BY: creator_metadata(uploader.subject)},
         )
         try:
-            new = replace(self._pending(uploader, file_id, key, request), upload_id=upload_id)
-            await self._catalog.register_pending(new, max_pending=self._max_pending)
+            await self._catalog.register_pending(replace(new, upload_id=upload_id), max_pending=self._max_pending)
         except Exception:
             await self._abort(key, upload_id)
             raise
@@ -142,7 +155,7 @@ class UploadService:
             }
             for number, size in enumerate(sizes, start=1)
         ]
-        return {"uploadId": upload_id, "file": upload_info(file_id, key, request), "parts": urls}
+        return {"uploadId": upload_id, "file": upload_info(new.id, key, request), "parts": urls}
 
     async def complete_multipart(self, access: Access, file_key: Any, upload_id: Any) -> FileRecord:
         """Join the uploaded parts (listed by S3, not sent by the client) and register the file.
@@ -189,15 +202,3 @@ class UploadService:
             await self._store.abort_multipart_upload(key, upload_id)
         except Exception as exc:  # noqa: BLE001 - the bucket's lifecycle rule aborts it in the end
             log.warning("multipart upload not aborted", key=key, error=f"{type(exc).__name__}: {exc}")
-
-    @staticmethod
-    def _pending(uploader: Uploader, file_id: str, key: str, request: UploadRequest) -> NewFile:
-        return NewFile(
-            id=file_id,
-            key=key,
-            name=key.split("/", 1)[1],
-            type=request.type,
-            size=request.size,
-            created_by=uploader.subject,
-            created_by_name=uploader.display_name,
-        )
