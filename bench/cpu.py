@@ -168,6 +168,7 @@ class SectionLoad:
         adopt_orphans()
         reap_orphans()
         self.average_before = load_average()
+        settle(timeout=5.0)  # the previous section's processes wind down first: they are not others'
         self.before = busy_share(probe)
         self._ours = TreeMeter([os.getpid()])
         self._shared = TreeMeter(pid for fragments in SHARED_SERVERS for pid in pids_matching(*fragments))
