@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     for step in steps:
         print(f"bench: running {step}", file=sys.stderr)
         step_started = time.monotonic()
-        load = cpu.SectionLoad()
+        load = cpu.SectionLoad(probe=0.3, wind_down=1.0) if options.smoke else cpu.SectionLoad()
         section = with_load(importlib.import_module(step).run(options, shared), load.finish())
         print(section + "\n", flush=True)
         print(f"bench: {step} took {time.monotonic() - step_started:.0f} s", file=sys.stderr)

@@ -26,6 +26,7 @@ class Options:
     # server: one per server process (the first request of a process imports and connects)
     warmups: int = 2
     cold_rounds: int = 3  # ours and thumbor's cold runs, measured in turn this many times (section 3)
+    settle_seconds: float = 10.0  # at most this long a run waits for the machine to be idle first
 
     @property
     def pictures(self) -> tuple[Picture, ...]:
@@ -38,7 +39,16 @@ class Options:
 
     @classmethod
     def smoke_run(cls) -> Options:
-        return cls(smoke=True, rounds=1, seconds=1.0, concurrency=2, cold_requests=3, warmups=1, cold_rounds=1)
+        return cls(
+            smoke=True,
+            rounds=1,
+            seconds=1.0,
+            concurrency=2,
+            cold_requests=3,
+            warmups=1,
+            cold_rounds=1,
+            settle_seconds=1.0,
+        )
 
 
 def parse_options(description: str) -> Options:

@@ -164,11 +164,11 @@ class SectionLoad:
 
     LOADED = 0.15  # others took more than 15% of all cores just before the section or during it
 
-    def __init__(self, *, probe: float = 1.0) -> None:
+    def __init__(self, *, probe: float = 1.0, wind_down: float = 5.0) -> None:
         adopt_orphans()
         reap_orphans()
         self.average_before = load_average()
-        settle(timeout=5.0)  # the previous section's processes wind down first: they are not others'
+        settle(timeout=wind_down)  # the previous section's processes wind down first: they are not others'
         self.before = busy_share(probe)
         self._ours = TreeMeter([os.getpid()])
         self._shared = TreeMeter(pid for fragments in SHARED_SERVERS for pid in pids_matching(*fragments))

@@ -104,12 +104,12 @@ def measure_cold(running: RunningStack, picture: Picture, options: Options, infr
     warmups, keys = keys[: options.warmups], keys[options.warmups :]
     # The originals' object.created events (an upload's work, not a cold request's) are handled
     # first; then the same warm-up as thumbor's, on originals that are not measured.
-    cpu.settle()
+    cpu.settle(timeout=options.settle_seconds)
     loadgen.each_once(
         [f"{running.download_url}/files/{key}?width={picture.target}" for key in warmups],
         concurrency=options.warmups,
     )
-    cpu.settle()
+    cpu.settle(timeout=options.settle_seconds)
     worker_metrics = f"http://127.0.0.1:{running.ports.resize}/metrics"
     download_metrics = f"{running.download_url}/metrics"
     stages_before = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")

@@ -183,9 +183,9 @@ def _thumbor_cold(
     urls = [f"{base}/unsafe/{path}" for path in paths]
     # the same warm-up as ours (``measure_cold``): the first ``warmups`` sources, not measured
     warmups, urls = urls[: options.warmups], urls[options.warmups :]
-    cpu.settle()
+    cpu.settle(timeout=options.settle_seconds)
     loadgen.each_once(warmups, concurrency=options.warmups)
-    cpu.settle()
+    cpu.settle(timeout=options.settle_seconds)
     pids = cpu.tree(thumbor_pid(base))
     cpu_before = cpu.seconds(pids)
     weed_before = cpu.seconds(seaweedfs or [])
