@@ -110,15 +110,20 @@ def busy_since(snapshot: tuple[float, float]) -> tuple[float, float]:
     return spent, (spent / elapsed if elapsed > 0 else 0.0)
 
 
+def busy_share(seconds: float) -> float:
+    """The share of all cores that was busy over the next ``seconds``."""
+    snapshot = machine()
+    time.sleep(seconds)
+    return busy_since(snapshot)[1]
+
+
 def settle(*, below: float = 0.15, window: float = 0.5, timeout: float = 10.0) -> float:
     """Wait until the whole machine is at most ``below`` busy over ``window`` seconds (what the last
     step set going has finished: events of freshly stored originals, a server's start), at most
     ``timeout`` seconds; returns the last window's busy share."""
     deadline = time.monotonic() + timeout
     while True:
-        snapshot = machine()
-        time.sleep(window)
-        share = busy_since(snapshot)[1]
+        share = busy_share(window)
         if share <= below or time.monotonic() >= deadline:
             return share
 
@@ -146,13 +151,6 @@ def reap_orphans() -> None:
             return
         if pid == 0:
             return
-
-
-def busy_share(seconds: float) -> float:
-    """The share of all cores that was busy over the next ``seconds``."""
-    snapshot = machine()
-    time.sleep(seconds)
-    return busy_since(snapshot)[1]
 
 
 class SectionLoad:

@@ -99,22 +99,26 @@ def put_originals(running: RunningStack, picture: Picture, count: int) -> list[s
     return keys
 
 
+def warmed_up(urls: list[str], options: Options) -> list[str]:
+    """The same warm-up for every server of a cold comparison: once the machine is idle, the first
+    ``options.warmups`` URLs (one per server process: its first request imports and connects) are
+    asked for, and the rest, returned, are left to measure once the machine is idle again."""
+    warmups, measured = urls[: options.warmups], urls[options.warmups :]
+    cpu.settle(timeout=options.settle_seconds)
+    loadgen.each_once(warmups, concurrency=options.warmups)
+    cpu.settle(timeout=options.settle_seconds)
+    return measured
+
+
 def measure_cold(running: RunningStack, picture: Picture, options: Options, infra: Infra | None = None) -> Cold:
     keys = put_originals(running, picture, options.warmups + options.cold_requests)
-    warmups, keys = keys[: options.warmups], keys[options.warmups :]
-    # The originals' object.created events (an upload's work, not a cold request's) are handled
-    # first; then the same warm-up as thumbor's, on originals that are not measured.
-    cpu.settle(timeout=options.settle_seconds)
-    loadgen.each_once(
-        [f"{running.download_url}/files/{key}?width={picture.target}" for key in warmups],
-        concurrency=options.warmups,
-    )
-    cpu.settle(timeout=options.settle_seconds)
+    # The originals' object.created events (an upload's work, not a cold request's) are handled first.
+    urls = warmed_up([f"{running.download_url}/files/{key}?width={picture.target}" for key in keys], options)
+    keys = keys[options.warmups :]
     worker_metrics = f"http://127.0.0.1:{running.ports.resize}/metrics"
     download_metrics = f"{running.download_url}/metrics"
     stages_before = _metric_sums(worker_metrics, "resize_stage_seconds", "stage")
     rpc_before = _metric_sums(download_metrics, "download_resize_rpc_seconds")
-    urls = [f"{running.download_url}/files/{key}?width={picture.target}" for key in keys]
     roots = {name: svc.proc.pid for name, svc in running.services.items() if svc.proc is not None}
     meters = {name: cpu.TreeMeter([pid]) for name, pid in roots.items()}  # kernel processes included
     shared_pids = {

@@ -35,7 +35,7 @@ from bench import load as loadgen
 from bench.common import WORK, Options, parse_options, ratio, table, verdict
 from bench.pictures import Picture, decode, load
 from bench.quality import psnr
-from bench.service import Cold, measure_cold, measure_warm, stack
+from bench.service import Cold, measure_cold, measure_warm, stack, warmed_up
 from devstack.infra import provide_infra
 from devstack.ports import free_port
 from devstack.seaweed import ensure_bucket, s3_client
@@ -180,12 +180,7 @@ def _thumbor_cold(
 ) -> _ColdRun:
     """Each ``/unsafe/{path}`` once, the first ``options.warmups`` as the warm-up; ``seaweedfs``: the
     pids of the SeaweedFS it reads from, whose CPU per request is counted too."""
-    urls = [f"{base}/unsafe/{path}" for path in paths]
-    # the same warm-up as ours (``measure_cold``): the first ``warmups`` sources, not measured
-    warmups, urls = urls[: options.warmups], urls[options.warmups :]
-    cpu.settle(timeout=options.settle_seconds)
-    loadgen.each_once(warmups, concurrency=options.warmups)
-    cpu.settle(timeout=options.settle_seconds)
+    urls = warmed_up([f"{base}/unsafe/{path}" for path in paths], options)  # the same warm-up as ours
     pids = cpu.tree(thumbor_pid(base))
     cpu_before = cpu.seconds(pids)
     weed_before = cpu.seconds(seaweedfs or [])
@@ -324,14 +319,15 @@ def run(options: Options, shared: dict[str, object] | None = None) -> str:
     checks = []
     for picture in options.photos:
         runs = rounds[picture.label]
+        summaries = {server: _median_run(runs[server]) for server in SERVERS}
         for server, label in SERVERS.items():
-            summary = _median_run(runs[server])
+            summary = summaries[server]
             if server != "file":
                 label = f"{label}; SeaweedFS {summary.seaweedfs_ms:.0f} ms/req"
             rows.append(
                 _row(picture, label, summary.result, summary.psnr, summary.cpu_ms, summary.machine_ms, summary.busy)
             )
-        ours, theirs, over_http = (_median_run(runs[s]) for s in SERVERS)
+        ours, theirs, over_http = summaries["ours"], summaries["file"], summaries["http"]
         to_file = _round_ratios(runs["ours"], runs["file"])
         to_http = _round_ratios(runs["ours"], runs["http"])
         checks.append(
